@@ -1,0 +1,299 @@
+//! `cargo xtask`: project chores, starting with `ci`, the one test command.
+//!
+//! `cargo xtask ci` runs, in order and stopping at the first failure: `cargo fmt --check`,
+//! `cargo clippy --workspace --all-targets -- -D warnings`, `cargo test --workspace` (unit,
+//! integration, doc and property tests), `cargo bench --workspace --no-run`, and the layering
+//! check. Each step prints its name and time; the run ends with the test totals.
+//!
+//! Written with `std::process::Command` only, so that it builds in seconds on a fresh machine.
+//! It times its steps with the wall clock, which the workspace's clippy config keeps out of
+//! library code.
+#![allow(clippy::disallowed_methods)]
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, ExitCode, Stdio};
+use std::time::Instant;
+
+/// Crates that must build without an async runtime or HTTP stack, and what they may not pull.
+const PURE_CRATES: &[&str] = &["agora-rest-core", "agora-rest-model"];
+const FORBIDDEN_IN_PURE: &[&str] = &[
+    "tokio",
+    "hyper",
+    "hyper-util",
+    "tower",
+    "mio",
+    "reqwest",
+    "openssl",
+    "openssl-sys",
+    "native-tls",
+];
+
+const USAGE: &str = "usage: cargo xtask <task>
+
+tasks:
+  ci         fmt --check, clippy -D warnings, every test, benches built, layering check
+  layering   only the layering check (core and model pull no runtime or HTTP stack)";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("ci") => ci(),
+        Some("layering") => layering(),
+        Some("-h" | "--help" | "help") => {
+            say(USAGE);
+            Ok(())
+        }
+        other => {
+            // An unknown task must fail, so that a typo in .ci/run cannot pass.
+            say(&format!("unknown task {other:?}\n\n{USAGE}"));
+            Err("unknown task".to_string())
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            say(&format!("xtask: FAILED: {e}"));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn say(line: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
+}
+
+fn cargo() -> Command {
+    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string()))
+}
+
+/// Test counts summed over every `test result:` line.
+#[derive(Debug, Default)]
+struct Totals {
+    passed: u64,
+    failed: u64,
+    ignored: u64,
+    suites: u64,
+}
+
+impl Totals {
+    /// Reads `test result: ok. 12 passed; 0 failed; 1 ignored; 0 measured; 0 filtered out; …`.
+    fn add_line(&mut self, line: &str) {
+        let Some(rest) = line.trim().strip_prefix("test result: ") else {
+            return;
+        };
+        self.suites += 1;
+        for part in rest.split(';') {
+            let mut words = part.split_whitespace().rev();
+            let (Some(label), Some(n)) = (words.next(), words.next()) else {
+                continue;
+            };
+            let Ok(n) = n.parse::<u64>() else { continue };
+            match label {
+                "passed" => self.passed += n,
+                "failed" => self.failed += n,
+                "ignored" => self.ignored += n,
+                _ => {}
+            }
+        }
+    }
+}
+
+fn ci() -> Result<(), String> {
+    let started = Instant::now();
+    let mut timings: Vec<(&str, f64)> = Vec::new();
+    let mut step = |name: &'static str, f: &mut dyn FnMut() -> Result<(), String>| {
+        say(&format!("==> {name}"));
+        let t = Instant::now();
+        let r = f();
+        let secs = t.elapsed().as_secs_f64();
+        match &r {
+            Ok(()) => say(&format!("<== {name}: ok in {secs:.1}s")),
+            Err(e) => say(&format!("<== {name}: FAILED in {secs:.1}s: {e}")),
+        }
+        timings.push((name, secs));
+        r
+    };
+
+    step(
+        "fmt",
+        &mut || run(cargo().args(["fmt", "--all", "--check"])),
+    )?;
+    step("clippy", &mut || {
+        run(cargo().args([
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ]))
+    })?;
+    let mut totals = Totals::default();
+    step("test", &mut || {
+        let t = run_tests(&mut totals);
+        say(&format!(
+            "test totals: {} passed, {} failed, {} ignored in {} suites",
+            totals.passed, totals.failed, totals.ignored, totals.suites
+        ));
+        t
+    })?;
+    step("bench (build only)", &mut || {
+        run(cargo().args(["bench", "--workspace", "--no-run"]))
+    })?;
+    step("layering", &mut layering)?;
+
+    say("");
+    say("step                  time");
+    for (name, secs) in &timings {
+        say(&format!("{name:<20} {secs:>6.1}s"));
+    }
+    say(&format!(
+        "total                {:>6.1}s",
+        started.elapsed().as_secs_f64()
+    ));
+    if totals.passed == 0 {
+        return Err("no test ran".to_string());
+    }
+    // The closing line: read by CI as the test totals.
+    say(&format!(
+        "tests: {} passed, {} failed, {} skipped",
+        totals.passed, totals.failed, totals.ignored
+    ));
+    Ok(())
+}
+
+fn run(cmd: &mut Command) -> Result<(), String> {
+    let status = cmd
+        .status()
+        .map_err(|e| format!("could not start {cmd:?}: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{cmd:?} exited with {status}"))
+    }
+}
+
+/// Runs `cargo test --workspace`, echoing its output and summing its result lines.
+fn run_tests(totals: &mut Totals) -> Result<(), String> {
+    let mut child = cargo()
+        .args(["test", "--workspace"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("could not start cargo test: {e}"))?;
+    if let Some(out) = child.stdout.take() {
+        for line in BufReader::new(out).lines() {
+            let line = line.map_err(|e| format!("reading cargo test output: {e}"))?;
+            totals.add_line(&line);
+            say(&line);
+        }
+    }
+    let status = child
+        .wait()
+        .map_err(|e| format!("waiting for cargo test: {e}"))?;
+    if status.success() && totals.failed == 0 {
+        Ok(())
+    } else {
+        Err(format!(
+            "cargo test exited with {status}, {} failed",
+            totals.failed
+        ))
+    }
+}
+
+/// Fails when a pure crate's normal dependency tree contains a runtime or HTTP stack.
+fn layering() -> Result<(), String> {
+    let members = workspace_packages()?;
+    let mut problems = Vec::new();
+    for krate in PURE_CRATES {
+        if !members.iter().any(|m| m == krate) {
+            continue;
+        }
+        let out = cargo()
+            .args([
+                "tree", "-p", krate, "-e", "normal", "--prefix", "none", "--format", "{p}",
+            ])
+            .output()
+            .map_err(|e| format!("could not run cargo tree: {e}"))?;
+        if !out.status.success() {
+            return Err(format!(
+                "cargo tree -p {krate} failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+        let tree = String::from_utf8_lossy(&out.stdout);
+        let mut bad: Vec<&str> = tree
+            .lines()
+            .filter_map(|l| l.split_whitespace().next())
+            .filter(|name| FORBIDDEN_IN_PURE.contains(name))
+            .collect();
+        bad.sort_unstable();
+        bad.dedup();
+        if bad.is_empty() {
+            say(&format!(
+                "layering: {krate}: {} crates, none of {}",
+                tree.lines().count(),
+                FORBIDDEN_IN_PURE.join(", ")
+            ));
+        } else {
+            problems.push(format!(
+                "{krate} depends on {} (pure crates take no runtime or HTTP stack)",
+                bad.join(", ")
+            ));
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems.join("; "))
+    }
+}
+
+/// The package names of the workspace members, from `cargo metadata`.
+fn workspace_packages() -> Result<Vec<String>, String> {
+    let out = cargo()
+        .args([
+            "metadata",
+            "--no-deps",
+            "--format-version",
+            "1",
+            "--offline",
+        ])
+        .output()
+        .map_err(|e| format!("could not run cargo metadata: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "cargo metadata failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    // Tiny scan instead of a JSON dependency: every package object has `"name":"…","version"`.
+    let text = String::from_utf8_lossy(&out.stdout);
+    Ok(text
+        .match_indices("{\"name\":\"")
+        .filter_map(|(i, m)| {
+            let rest = &text[i + m.len()..];
+            let end = rest.find('"')?;
+            rest[end..]
+                .starts_with("\",\"version\"")
+                .then(|| rest[..end].to_string())
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn totals_sum_result_lines() {
+        let mut t = Totals::default();
+        t.add_line("test result: ok. 12 passed; 0 failed; 1 ignored; 0 measured; 0 filtered out; finished in 0.01s");
+        t.add_line(
+            "test result: FAILED. 3 passed; 2 failed; 0 ignored; 0 measured; 0 filtered out",
+        );
+        t.add_line("running 5 tests");
+        assert_eq!((t.passed, t.failed, t.ignored, t.suites), (15, 2, 1, 2));
+    }
+}
