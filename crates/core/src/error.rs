@@ -138,6 +138,21 @@ impl Error {
         }
     }
 
+    /// The same error about another field: lets a caller that checked a value with a generic
+    /// rule (e.g. "resolution") report the full path it came from (e.g. `….canvas`).
+    #[must_use]
+    pub fn at(mut self, path: impl Into<FieldPath>) -> Self {
+        match &mut self {
+            Error::InvalidValue { field, .. }
+            | Error::TooLong { field, .. }
+            | Error::OutOfRange { field, .. }
+            | Error::Missing { field, .. } => *field = path.into(),
+            Error::ImmutableField { path: p, .. } => *p = path.into(),
+            _ => {}
+        }
+        self
+    }
+
     /// The field or path this error is about, where it has one.
     ///
     /// Lets callers point at the offending input without matching every variant.
@@ -208,5 +223,6 @@ mod tests {
         let e = check_len("name", &"a".repeat(65), 64).unwrap_err();
         assert_eq!(e.to_string(), "name is 65 characters long: the limit is 64");
         assert!(check_len("name", &"é".repeat(64), 64).is_ok());
+        assert_eq!(e.at("converter.name").field(), Some("converter.name"));
     }
 }

@@ -1,0 +1,232 @@
+//! Acquire and the task object (REFERENCE §4.2, §4.4).
+
+use std::fmt;
+
+use agora_rest_core::error::Error as CoreError;
+use agora_rest_core::name::validate_instance_id;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use super::config::Services;
+use crate::error::Error;
+use crate::secret::BuilderToken;
+use crate::wire::{u64_lenient, wire_enum};
+
+/// The body of Acquire.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AcquireRequest {
+    /// ≤64 of `[A-Za-z0-9_-]`; one instance id can mint many tokens.
+    pub instance_id: String,
+    /// The current English page marks it required; the Chinese doc and the Go client send only
+    /// `instanceId`. Optional here (REFERENCE §4.2 AMBIGUOUS).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub services: Option<Services>,
+}
+
+impl AcquireRequest {
+    /// An Acquire for `instance_id`.
+    pub fn new(instance_id: impl Into<String>) -> Self {
+        AcquireRequest {
+            instance_id: instance_id.into(),
+            services: None,
+        }
+    }
+
+    /// Checks the instance id.
+    pub fn validate(&self) -> Result<(), Error> {
+        validate_instance_id(&self.instance_id)?;
+        Ok(())
+    }
+}
+
+/// Reads a string or a number as a string (`instanceId` is "Number" in one doc, a string in
+/// every example).
+fn string_or_number<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    match serde_json::Value::deserialize(d)? {
+        serde_json::Value::String(s) => Ok(s),
+        serde_json::Value::Number(n) => Ok(n.to_string()),
+        other => Err(serde::de::Error::custom(format!(
+            "expected a string, got {other}"
+        ))),
+    }
+}
+
+/// The body of an Acquire response.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AcquireResponse {
+    /// Unix seconds.
+    #[serde(with = "u64_lenient")]
+    pub create_ts: u64,
+    /// The instance id the token was minted for.
+    #[serde(deserialize_with = "string_or_number")]
+    pub instance_id: String,
+    /// The builder token (never printed).
+    pub token_name: BuilderToken,
+}
+
+/// `sequenceId`: a number that travels as a string (REFERENCE §4.4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct SequenceId(pub u64);
+
+impl fmt::Display for SequenceId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+impl Serialize for SequenceId {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for SequenceId {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::wire::u64_lenient::deserialize(d).map(SequenceId)
+    }
+}
+
+impl std::str::FromStr for SequenceId {
+    type Err = CoreError;
+
+    fn from_str(s: &str) -> Result<Self, CoreError> {
+        s.trim()
+            .parse()
+            .map(SequenceId)
+            .map_err(|_| CoreError::InvalidValue {
+                field: "sequenceId".into(),
+                value: s.to_string(),
+                rule: "a non-negative integer",
+            })
+    }
+}
+
+wire_enum!(
+    /// A task's top-level `status` (REFERENCE §4.4).
+    TaskStatus {
+        /// `IDLE`.
+        Idle => "IDLE",
+        /// `PREPARED`.
+        Prepared => "PREPARED",
+        /// `STARTING`.
+        Starting => "STARTING",
+        /// `CREATED`.
+        Created => "CREATED",
+        /// `STARTED`: started (Create's answer).
+        Started => "STARTED",
+        /// `IN_PROGRESS`: running.
+        InProgress => "IN_PROGRESS",
+        /// `STOPPING`.
+        Stopping => "STOPPING",
+        /// `STOPPED`: stopped (Delete's answer).
+        Stopped => "STOPPED",
+        /// `EXIT`.
+        Exit => "EXIT",
+        /// `FAILURE_STOP`.
+        FailureStop => "FAILURE_STOP",
+    }
+);
+
+impl TaskStatus {
+    /// `STARTED` or `IN_PROGRESS`: the guide's definition of a started transcoder (SEEDS 004).
+    pub fn is_started(&self) -> bool {
+        matches!(self, TaskStatus::Started | TaskStatus::InProgress)
+    }
+
+    /// `STOPPED`, `EXIT` or `FAILURE_STOP`: the task has ended.
+    pub fn is_final(&self) -> bool {
+        matches!(
+            self,
+            TaskStatus::Stopped | TaskStatus::Exit | TaskStatus::FailureStop
+        )
+    }
+}
+
+wire_enum!(
+    /// `services.cloudTranscoder.status`, diagnostic only (REFERENCE §4.4, SEEDS 004).
+    ServiceStatus {
+        /// Not started.
+        Idle => "serviceIdle",
+        /// Ready to start.
+        Ready => "serviceReady",
+        /// Started.
+        Started => "serviceStarted",
+        /// Running.
+        InProgress => "serviceInProgress",
+        /// Stopped, all done.
+        Completed => "serviceCompleted",
+        /// Stopped, partly done.
+        PartialCompleted => "servicePartialCompleted",
+        /// Parameter validation failed.
+        ValidationFailed => "serviceValidationFailed",
+        /// Exited unexpectedly.
+        Abnormal => "serviceAbnormal",
+        /// Unknown.
+        Unknown => "serviceUnknown",
+    }
+);
+
+/// `services.cloudTranscoder` in a task object.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskService {
+    /// Echo of the request config (the docs' example shows `{}`).
+    #[serde(default)]
+    pub config: serde_json::Value,
+    /// Unix seconds.
+    #[serde(default, with = "u64_lenient")]
+    pub create_ts: u64,
+    /// Reserved.
+    #[serde(default)]
+    pub details: serde_json::Value,
+    /// E.g. `OnSlaveServiceQueryUpdated`.
+    #[serde(default)]
+    pub message: String,
+    /// `cloudTranscoderV2`.
+    #[serde(default)]
+    pub service_type: String,
+    /// The service status.
+    pub status: ServiceStatus,
+}
+
+/// `services` in a task object.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskServices {
+    /// `cloudTranscoder`.
+    pub cloud_transcoder: TaskService,
+}
+
+/// The task object returned by Create, Query and Delete (REFERENCE §4.4).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Task {
+    /// Unix seconds.
+    #[serde(with = "u64_lenient")]
+    pub create_ts: u64,
+    /// Reserved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_handlers: Option<serde_json::Value>,
+    /// Reserved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub execution: Option<serde_json::Value>,
+    /// Reserved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub properties: Option<serde_json::Value>,
+    /// The last applied update's sequence number.
+    #[serde(default)]
+    pub sequence_id: SequenceId,
+    /// The service detail.
+    pub services: TaskServices,
+    /// The top-level status: what decides "started".
+    pub status: TaskStatus,
+    /// 32 hex characters.
+    pub task_id: String,
+    /// Reserved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variables: Option<serde_json::Value>,
+    /// Reserved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workflows: Option<serde_json::Value>,
+}
