@@ -1,0 +1,51 @@
+//! The per-request descriptor the transport reads instead of knowing API paths.
+
+use agora_rest_core::operation::Operation;
+
+/// What a request is, attached as an `http::Request` extension by the service crates.
+///
+/// Exists because the transport knows no paths: the rate limiter keys on the operation (and,
+/// for Media Push Update, the converter), the retry layer picks core's classifier and refuses to
+/// resend a non-idempotent create, and the trace span is named after the operation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Call {
+    /// The operation.
+    pub op: Operation,
+    /// A path with placeholders for the trace span, e.g. `/{region}/v1/projects/{appId}/rtmp-converters`.
+    pub path_template: &'static str,
+    /// Whether resending is harmless; defaults to [`Operation::idempotent`].
+    pub idempotent: bool,
+    /// The converter id, for the per-converter Update rate limit.
+    pub converter: Option<String>,
+}
+
+impl Call {
+    /// A descriptor for `op` with its default idempotency.
+    pub fn new(op: Operation, path_template: &'static str) -> Self {
+        Call {
+            op,
+            path_template,
+            idempotent: op.idempotent(),
+            converter: None,
+        }
+    }
+
+    /// Names the converter (Media Push Update's per-converter limit).
+    pub fn for_converter(mut self, id: impl Into<String>) -> Self {
+        self.converter = Some(id.into());
+        self
+    }
+
+    /// Overrides idempotency (e.g. a create the caller has made safe to resend).
+    pub fn idempotent(mut self, idempotent: bool) -> Self {
+        self.idempotent = idempotent;
+        self
+    }
+}
+
+/// Reads the [`Call`] of a request.
+pub(crate) fn call_of<B>(req: &http::Request<B>) -> Result<&Call, crate::Error> {
+    req.extensions()
+        .get::<Call>()
+        .ok_or(crate::Error::MissingCall)
+}

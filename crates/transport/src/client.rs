@@ -1,0 +1,334 @@
+//! The client: [`Config`] → [`ClientBuilder`] → [`Client`] over a type-erased tower stack.
+
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+
+use agora_rest_core::failover::{FailoverPlan, HostPreference};
+use agora_rest_core::retry_quota::RetryQuota;
+use bytes::Bytes;
+use http::header::{CONTENT_TYPE, USER_AGENT};
+use http::uri::Scheme;
+use http::{HeaderValue, Method, Request, Response, Uri};
+use serde::de::DeserializeOwned;
+use tower::util::BoxCloneSyncService;
+use tower::{Service, ServiceBuilder, ServiceExt};
+
+use crate::Error;
+use crate::call::Call;
+use crate::clock::TokioClock;
+use crate::config::Config;
+use crate::connection::HyperConnection;
+use crate::error::BoxError;
+use crate::layer::auth::AuthLayer;
+use crate::layer::classify::ClassifyErrorsLayer;
+use crate::layer::deadline::DeadlineLayer;
+use crate::layer::failover::{Endpoint, FailoverLayer};
+use crate::layer::rate_limit::{Limiters, RateLimitLayer};
+use crate::layer::request_id::{RequestIdLayer, X_CUSTOM_REQUEST_ID, X_REQUEST_ID, X_RESOURCE_ID};
+use crate::layer::retry::{RetryShared, VendorRetryPolicy};
+use crate::layer::timeout::AttemptTimeoutLayer;
+use crate::layer::trace::TraceLayer;
+
+/// The innermost service a client can run on: hyper, the mock, or the in-memory emulator.
+pub type InnerService = BoxCloneSyncService<Request<Bytes>, Response<Bytes>, BoxError>;
+
+/// The full stack, type-erased.
+type Stack = BoxCloneSyncService<Request<Bytes>, Response<Bytes>, Error>;
+
+/// A client of both REST services: cheap to clone, `Send + Sync`.
+///
+/// It knows no API paths: the service crates build requests (path and query only) with a
+/// [`Call`] describing the operation, and the client adds the host, credentials, request id,
+/// rate limiting, retries and failover.
+///
+/// ```
+/// use agora_rest_core::operation::Operation;
+/// use agora_rest_transport::{Call, Client, Config, Credentials, mock::{MockService, MockResponse}};
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// let mock = MockService::new();
+/// mock.push(MockResponse::json(200, r#"{"ok":true}"#));
+/// let config = Config::new("my-app-id", Credentials::new("id", "secret")?);
+/// let client = Client::builder(config).with_service(mock.clone()).build()?;
+/// let req = client.request(Call::new(Operation::PushGet, "/{region}/v1/projects/{appId}/rtmp-converters/{id}"),
+///     http::Method::GET, "/na/v1/projects/my-app-id/rtmp-converters/abc", None)?;
+/// let resp = client.send(req).await?;
+/// assert_eq!(resp.status(), 200);
+/// assert!(mock.requests()[0].headers.contains_key("x-request-id"));
+/// # Ok::<(), agora_rest_transport::Error>(())
+/// # }).unwrap();
+/// ```
+#[derive(Clone)]
+pub struct Client {
+    stack: Stack,
+    app_id: Arc<str>,
+    user_agent: HeaderValue,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("app_id", &self.app_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds a [`Client`] from a [`Config`], optionally on another innermost service.
+#[derive(Debug)]
+pub struct ClientBuilder {
+    config: Config,
+    inner: Option<InnerService>,
+}
+
+impl Client {
+    /// Starts building a client.
+    pub fn builder(config: Config) -> ClientBuilder {
+        ClientBuilder {
+            config,
+            inner: None,
+        }
+    }
+
+    /// The app id the client was built for.
+    pub fn app_id(&self) -> &str {
+        &self.app_id
+    }
+
+    /// A request for `path_and_query` (no host: the client picks it), JSON content type when
+    /// there is a body, our user agent, and the [`Call`] descriptor.
+    pub fn request(
+        &self,
+        call: Call,
+        method: Method,
+        path_and_query: &str,
+        body: Option<Bytes>,
+    ) -> Result<Request<Bytes>, Error> {
+        let uri: Uri =
+            path_and_query
+                .parse()
+                .map_err(|e: http::uri::InvalidUri| Error::Config {
+                    field: "path",
+                    rule: e.to_string(),
+                })?;
+        let mut builder = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header(USER_AGENT, self.user_agent.clone());
+        if body.is_some() {
+            builder = builder.header(CONTENT_TYPE, "application/json");
+        }
+        let mut req = builder
+            .body(body.unwrap_or_default())
+            .map_err(|e| Error::Config {
+                field: "request",
+                rule: e.to_string(),
+            })?;
+        req.extensions_mut().insert(call);
+        Ok(req)
+    }
+
+    /// Sends a request through the stack. Non-2xx answers come back as [`Error::Status`] (after
+    /// any advised retries); 2xx answers as the response.
+    pub async fn send(&self, req: Request<Bytes>) -> Result<Response<Bytes>, Error> {
+        self.stack.clone().oneshot(req).await
+    }
+
+    /// Sends a request and decodes a 2xx JSON body as `T`.
+    pub async fn send_json<T: DeserializeOwned>(
+        &self,
+        req: Request<Bytes>,
+        what: &'static str,
+    ) -> Result<(T, ResponseIds), Error> {
+        let resp = self.send(req).await?;
+        let ids = ResponseIds::of(&resp);
+        let value = serde_json::from_slice(resp.body()).map_err(|e| Error::Decode {
+            what: what.to_string(),
+            reason: e.to_string(),
+            request_id: ids.request_id.clone(),
+        })?;
+        Ok((value, ids))
+    }
+}
+
+impl Service<Request<Bytes>> for Client {
+    type Response = Response<Bytes>;
+    type Error = Error;
+    type Future = crate::layer::BoxFuture;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Error>> {
+        self.stack.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<Bytes>) -> Self::Future {
+        Box::pin(self.stack.call(req))
+    }
+}
+
+/// The ids a response carries, for logs and support tickets (REFERENCE §1.3).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ResponseIds {
+    /// `X-Request-ID`.
+    pub request_id: Option<String>,
+    /// `X-Custom-Request-ID`.
+    pub custom_request_id: Option<String>,
+    /// `X-Resource-ID` (the converter id on Media Push).
+    pub resource_id: Option<String>,
+}
+
+impl ResponseIds {
+    /// Reads the id headers of a response.
+    pub fn of<B>(resp: &Response<B>) -> Self {
+        let get = |n: &str| {
+            resp.headers()
+                .get(n)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        ResponseIds {
+            request_id: get(X_REQUEST_ID),
+            custom_request_id: get(X_CUSTOM_REQUEST_ID),
+            resource_id: get(X_RESOURCE_ID),
+        }
+    }
+}
+
+/// Whether a host is loopback (the only place plain HTTP may go).
+fn is_loopback(host: &str) -> bool {
+    let h = host.trim_start_matches('[').trim_end_matches(']');
+    h.eq_ignore_ascii_case("localhost") || h.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+fn fixed_endpoint(url: &str) -> Result<Endpoint, Error> {
+    let uri: Uri = url.parse().map_err(|_| Error::Config {
+        field: "endpoint",
+        rule: format!("{url:?} is not a URL"),
+    })?;
+    let (Some(scheme), Some(authority)) = (uri.scheme().cloned(), uri.authority().cloned()) else {
+        return Err(Error::Config {
+            field: "endpoint",
+            rule: "needs a scheme and a host, e.g. http://127.0.0.1:8080".into(),
+        });
+    };
+    if scheme == Scheme::HTTP && !is_loopback(authority.host()) {
+        return Err(Error::InsecureEndpoint {
+            url: url.to_string(),
+        });
+    }
+    if scheme != Scheme::HTTP && scheme != Scheme::HTTPS {
+        return Err(Error::Config {
+            field: "endpoint",
+            rule: "the scheme must be http (loopback only) or https".into(),
+        });
+    }
+    Ok(Endpoint::Fixed { scheme, authority })
+}
+
+impl ClientBuilder {
+    /// Runs the stack on `service` instead of a real connection: the mock, or the emulator's
+    /// in-memory service. Every layer stays the same.
+    pub fn with_service<S, E>(mut self, service: S) -> Self
+    where
+        S: Service<Request<Bytes>, Response = Response<Bytes>, Error = E>
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        S::Future: Send + 'static,
+        E: Into<BoxError> + 'static,
+    {
+        self.inner = Some(BoxCloneSyncService::new(service.map_err(Into::into)));
+        self
+    }
+
+    /// Builds the client.
+    pub fn build(self) -> Result<Client, Error> {
+        let config = self.config;
+        if config.app_id.is_empty() {
+            return Err(Error::Config {
+                field: "app_id",
+                rule: "must not be empty".into(),
+            });
+        }
+        let clock = TokioClock::new();
+        let endpoint = match &config.endpoint {
+            Some(url) => fixed_endpoint(url)?,
+            None => {
+                let mut plan = FailoverPlan::for_area(config.area);
+                if let Some(p) = config.primary {
+                    plan = plan.with_primary(p);
+                }
+                if let Some(r) = config.resolved_region {
+                    plan = plan.resolved_to(r);
+                }
+                if let Some(d) = config.failover_delays {
+                    plan = plan.with_delays(d);
+                }
+                let preference = Arc::new(Mutex::new(HostPreference::new(plan.primary())));
+                Endpoint::Agora { plan, preference }
+            }
+        };
+        let inner = match self.inner {
+            Some(s) => s,
+            None => BoxCloneSyncService::new(HyperConnection::new(
+                config.resolver.clone(),
+                &config.tls,
+            )?),
+        };
+        let quota = Arc::new(Mutex::new(RetryQuota::new(config.retry_budget)));
+        let limiters = Arc::new(Limiters::new(
+            config.rate_limits,
+            config.max_rate_limit_wait,
+            clock,
+        )?);
+        let policy = VendorRetryPolicy::new(RetryShared {
+            quota: Arc::clone(&quota),
+            jitter: Arc::clone(&config.jitter),
+            enabled: config.retries,
+        });
+        let stack = ServiceBuilder::new()
+            .layer(TraceLayer)
+            .layer(DeadlineLayer::new(config.call_timeout))
+            .layer(RequestIdLayer)
+            .layer(tower::retry::RetryLayer::new(policy))
+            .layer(FailoverLayer::new(endpoint, quota, clock))
+            .layer(RateLimitLayer::new(limiters))
+            .layer(AttemptTimeoutLayer::new(config.attempt_timeout))
+            .layer(AuthLayer::new(Arc::clone(&config.credentials)))
+            .layer(ClassifyErrorsLayer)
+            .service(inner);
+        let user_agent = HeaderValue::from_str(&config.user_agent).map_err(|_| Error::Config {
+            field: "user_agent",
+            rule: "not a valid header value".into(),
+        })?;
+        Ok(Client {
+            stack: BoxCloneSyncService::new(stack),
+            app_id: config.app_id.into(),
+            user_agent,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_http_only_to_loopback() {
+        assert!(fixed_endpoint("http://127.0.0.1:8080").is_ok());
+        assert!(fixed_endpoint("http://localhost:1").is_ok());
+        assert!(fixed_endpoint("http://[::1]:9").is_ok());
+        assert!(matches!(
+            fixed_endpoint("http://api.agora.io"),
+            Err(Error::InsecureEndpoint { .. })
+        ));
+        assert!(matches!(
+            fixed_endpoint("http://10.0.0.1:80"),
+            Err(Error::InsecureEndpoint { .. })
+        ));
+        assert!(fixed_endpoint("https://api.agora.io").is_ok());
+        assert!(fixed_endpoint("ftp://x").is_err());
+    }
+}

@@ -1,0 +1,110 @@
+//! The innermost service: hyper-util's pooled client over rustls (ring), HTTP/1.1 and HTTP/2.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::Client as HyperClient;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use rustls::RootCertStore;
+use rustls_pki_types::CertificateDer;
+use rustls_pki_types::pem::PemObject;
+
+use crate::Error;
+use crate::error::BoxError;
+use crate::resolve::Resolver;
+
+/// The largest response body read; the services' bodies are small JSON.
+pub const MAX_RESPONSE_BYTES: usize = 4 * 1024 * 1024;
+
+/// TLS settings of the connection.
+#[derive(Debug, Clone, Default)]
+pub struct TlsOptions {
+    /// PEM certificates to trust in addition to the webpki roots (e.g. the emulator's CA).
+    pub extra_roots_pem: Vec<Vec<u8>>,
+}
+
+/// hyper-util client as a tower service of `Request<Bytes>` → `Response<Bytes>`.
+#[derive(Clone, Debug)]
+pub struct HyperConnection {
+    client: HyperClient<HttpsConnector<HttpConnector<Resolver>>, Full<Bytes>>,
+}
+
+impl HyperConnection {
+    /// A pooled client resolving with `resolver` and trusting webpki roots plus `tls` extras.
+    pub fn new(resolver: Resolver, tls: &TlsOptions) -> Result<Self, Error> {
+        let mut roots = RootCertStore::empty();
+        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        for pem in &tls.extra_roots_pem {
+            let mut any = false;
+            for cert in CertificateDer::pem_slice_iter(pem) {
+                let cert = cert.map_err(|e| Error::Config {
+                    field: "extra_root_certificate",
+                    rule: format!("not a PEM certificate: {e}"),
+                })?;
+                roots.add(cert).map_err(|e| Error::Config {
+                    field: "extra_root_certificate",
+                    rule: format!("unusable certificate: {e}"),
+                })?;
+                any = true;
+            }
+            if !any {
+                return Err(Error::Config {
+                    field: "extra_root_certificate",
+                    rule: "no PEM certificate found".into(),
+                });
+            }
+        }
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| Error::Config {
+                field: "tls",
+                rule: e.to_string(),
+            })?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let mut http = HttpConnector::new_with_resolver(resolver);
+        http.enforce_http(false);
+        http.set_nodelay(true);
+        // Plain http:// is allowed by the connector for loopback endpoints only; the client
+        // builder refuses any other plain-HTTP endpoint before a connection is made.
+        let https = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(config)
+            .https_or_http()
+            .enable_http1()
+            .enable_http2()
+            .wrap_connector(http);
+        let client = HyperClient::builder(TokioExecutor::new()).build(https);
+        Ok(HyperConnection { client })
+    }
+}
+
+impl tower::Service<Request<Bytes>> for HyperConnection {
+    type Response = Response<Bytes>;
+    type Error = BoxError;
+    type Future = Pin<Box<dyn Future<Output = Result<Response<Bytes>, BoxError>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: Request<Bytes>) -> Self::Future {
+        let client = self.client.clone();
+        Box::pin(async move {
+            let resp = client.request(req.map(Full::new)).await?;
+            let (parts, body) = resp.into_parts();
+            let body = Limited::new(body, MAX_RESPONSE_BYTES)
+                .collect()
+                .await?
+                .to_bytes();
+            Ok(Response::from_parts(parts, body))
+        })
+    }
+}

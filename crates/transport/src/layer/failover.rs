@@ -1,0 +1,165 @@
+//! Domain failover: walks core's [`FailoverPlan`] when a host cannot be reached.
+//!
+//! On a DNS failure the next host is the alternate suffix, on a network failure the adjacent
+//! region, with the guide's 1 s / 3 s / 6 s waits (REFERENCE §1.2). A host that worked is kept
+//! for later calls ([`HostPreference`]) and the primary is probed again after a while. A
+//! request that may have reached the service (a timeout, a reset mid-request) is resent only
+//! when it is idempotent; a create then fails with an error that says it may have been applied.
+//! Each failover attempt takes a token from the retry budget, so an outage cannot turn into a
+//! storm of attempts.
+
+use std::sync::{Arc, Mutex};
+
+use agora_rest_core::failover::{FailoverPlan, HostPreference};
+use agora_rest_core::region::Host;
+use agora_rest_core::retry_quota::{RetryCause, RetryQuota};
+use bytes::Bytes;
+use http::uri::{Authority, Scheme};
+use http::{Request, Response, Uri};
+use tower::{Layer, Service, ServiceExt};
+
+use super::{BoxFuture, always_ready, request_id_of};
+use crate::Error;
+use crate::call::call_of;
+use crate::clock::TokioClock;
+
+/// Where requests go.
+#[derive(Debug, Clone)]
+pub enum Endpoint {
+    /// The Agora API hosts over HTTPS, with the failover plan.
+    Agora {
+        /// The plan.
+        plan: FailoverPlan,
+        /// The sticky host choice, shared by the client's clones.
+        preference: Arc<Mutex<HostPreference>>,
+    },
+    /// One fixed base URL (e.g. the emulator at `http://127.0.0.1:PORT`); no failover.
+    Fixed {
+        /// `http` or `https`.
+        scheme: Scheme,
+        /// Host and port.
+        authority: Authority,
+    },
+}
+
+/// Layer for [`Failover`].
+#[derive(Debug, Clone)]
+pub struct FailoverLayer {
+    endpoint: Endpoint,
+    quota: Arc<Mutex<RetryQuota>>,
+    clock: TokioClock,
+}
+
+impl FailoverLayer {
+    /// Sends requests to `endpoint`, charging failover attempts to `quota`.
+    pub fn new(endpoint: Endpoint, quota: Arc<Mutex<RetryQuota>>, clock: TokioClock) -> Self {
+        FailoverLayer {
+            endpoint,
+            quota,
+            clock,
+        }
+    }
+}
+
+impl<S> Layer<S> for FailoverLayer {
+    type Service = Failover<S>;
+
+    fn layer(&self, inner: S) -> Failover<S> {
+        Failover {
+            inner,
+            layer: self.clone(),
+        }
+    }
+}
+
+/// Picks the host of each attempt and fails over between hosts.
+#[derive(Debug, Clone)]
+pub struct Failover<S> {
+    inner: S,
+    layer: FailoverLayer,
+}
+
+fn with_authority(
+    req: &Request<Bytes>,
+    scheme: Scheme,
+    authority: &str,
+) -> Result<Request<Bytes>, Error> {
+    let path = req.uri().path_and_query().map_or("/", |p| p.as_str());
+    let uri = Uri::builder()
+        .scheme(scheme)
+        .authority(authority)
+        .path_and_query(path)
+        .build()
+        .map_err(|e| Error::Config {
+            field: "request uri",
+            rule: e.to_string(),
+        })?;
+    let mut out = req.clone();
+    *out.uri_mut() = uri;
+    Ok(out)
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl<S> Service<Request<Bytes>> for Failover<S>
+where
+    S: Service<Request<Bytes>, Response = Response<Bytes>, Error = Error> + Clone + Send + 'static,
+    S::Future: Send,
+{
+    type Response = Response<Bytes>;
+    type Error = Error;
+    type Future = BoxFuture;
+
+    always_ready!();
+
+    fn call(&mut self, req: Request<Bytes>) -> BoxFuture {
+        let inner = self.inner.clone();
+        let layer = self.layer.clone();
+        Box::pin(async move {
+            let call = call_of(&req)?.clone();
+            let (plan, preference) = match &layer.endpoint {
+                Endpoint::Fixed { scheme, authority } => {
+                    let req = with_authority(&req, scheme.clone(), authority.as_str())?;
+                    return inner.oneshot(req).await;
+                }
+                Endpoint::Agora { plan, preference } => (plan, preference),
+            };
+            let mut host: Host = lock(preference).host_for_call(layer.clock.now());
+            let mut cursor = plan.cursor();
+            loop {
+                let attempt = with_authority(&req, Scheme::HTTPS, &host.name())?;
+                let err = match inner.clone().oneshot(attempt).await {
+                    Ok(resp) => {
+                        lock(preference).record_success(host, layer.clock.now());
+                        return Ok(resp);
+                    }
+                    Err(e) => e,
+                };
+                let Some(kind) = err.failure_kind() else {
+                    return Err(err);
+                };
+                if !(err.not_sent() || call.idempotent) {
+                    return Err(err);
+                }
+                let Some(step) = cursor.next_after(kind) else {
+                    return Err(err);
+                };
+                if lock(&layer.quota)
+                    .try_acquire(RetryCause::Transport)
+                    .is_none()
+                {
+                    return Err(Error::RetryBudgetExhausted {
+                        op: call.op,
+                        request_id: request_id_of(&req),
+                        last: Box::new(err),
+                    });
+                }
+                tracing::debug!(from = %host, to = %step.host, delay = ?step.delay, stage = ?step.stage, "domain failover");
+                tokio::time::sleep(step.delay).await;
+                host = step.host;
+            }
+        })
+    }
+}

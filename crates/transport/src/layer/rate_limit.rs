@@ -1,0 +1,181 @@
+//! Client-side rate limits: wait for a permit instead of drawing a 429.
+//!
+//! governor's GCRA with no burst: requests are spaced evenly at the configured rate (20 ms
+//! apart at 50/s), so no one-second window ever holds more than the limit, however the
+//! service aligns its windows. Keys: one bucket per Media Push API (per project), one per
+//! converter for Update, one for the Cloud Transcoding account (core's [`RateLimits`]). Waits
+//! use `tokio::time::sleep` on governor's view of tokio's clock, so paused-clock tests apply.
+
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::Duration;
+
+use agora_rest_core::operation::Operation;
+use agora_rest_core::rate::{Rate, RateLimits, RateScope};
+use bytes::Bytes;
+use governor::middleware::NoOpMiddleware;
+use governor::state::keyed::HashMapStateStore;
+use governor::state::{InMemoryState, NotKeyed};
+use governor::{Quota, RateLimiter};
+use http::{Request, Response};
+use tower::{Layer, Service, ServiceExt};
+
+use super::{BoxFuture, always_ready};
+use crate::Error;
+use crate::call::{Call, call_of};
+use crate::clock::TokioClock;
+
+type Keyed<K> = RateLimiter<K, HashMapStateStore<K>, TokioClock, NoOpMiddleware<Duration>>;
+type Direct = RateLimiter<NotKeyed, InMemoryState, TokioClock, NoOpMiddleware<Duration>>;
+
+fn quota(field: &'static str, rate: Rate) -> Result<Quota, Error> {
+    let interval = rate.interval();
+    Quota::with_period(interval)
+        .map(|q| q.allow_burst(NonZeroU32::MIN))
+        .ok_or_else(|| Error::Config {
+            field,
+            rule: "a rate needs at least one request per period".into(),
+        })
+}
+
+/// The limiters of one client, shared by all its clones.
+pub struct Limiters {
+    limits: RateLimits,
+    push_api: Keyed<Operation>,
+    push_converter: Keyed<String>,
+    transcoding: Direct,
+    clock: TokioClock,
+    max_wait: Duration,
+}
+
+impl std::fmt::Debug for Limiters {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Limiters")
+            .field("limits", &self.limits)
+            .field("max_wait", &self.max_wait)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Limiters {
+    /// Limiters for `limits`, waiting at most `max_wait` for a permit.
+    pub fn new(limits: RateLimits, max_wait: Duration, clock: TokioClock) -> Result<Self, Error> {
+        Ok(Limiters {
+            push_api: RateLimiter::new(
+                quota("rate_limits.media_push_per_api", limits.media_push_per_api)?,
+                HashMapStateStore::default(),
+                clock,
+            ),
+            push_converter: RateLimiter::new(
+                quota(
+                    "rate_limits.media_push_update_per_converter",
+                    limits.media_push_update_per_converter,
+                )?,
+                HashMapStateStore::default(),
+                clock,
+            ),
+            transcoding: RateLimiter::direct_with_clock(
+                quota(
+                    "rate_limits.cloud_transcoding_per_account",
+                    limits.cloud_transcoding_per_account,
+                )?,
+                clock,
+            ),
+            limits,
+            clock,
+            max_wait,
+        })
+    }
+
+    fn check(&self, scope: RateScope, call: &Call) -> Result<(), Duration> {
+        let now = self.clock.now();
+        let result = match scope {
+            RateScope::MediaPushApi(op) => self.push_api.check_key(&op),
+            RateScope::MediaPushConverterUpdate => match &call.converter {
+                Some(id) => self.push_converter.check_key(id),
+                None => Ok(()),
+            },
+            RateScope::CloudTranscodingAccount => self.transcoding.check(),
+        };
+        result.map_err(|not_until| not_until.wait_time_from(now))
+    }
+
+    /// Waits until every bucket `call` counts against has a permit, and takes them.
+    pub async fn acquire(&self, call: &Call) -> Result<(), Error> {
+        let mut waited = Duration::ZERO;
+        for (scope, _) in self.limits.scopes(call.op) {
+            loop {
+                match self.check(scope, call) {
+                    Ok(()) => break,
+                    Err(wait) => {
+                        // Never a zero sleep for a refusal: it would spin (STYLE §2.4).
+                        let wait = wait.max(Duration::from_micros(1));
+                        waited += wait;
+                        if waited > self.max_wait {
+                            return Err(Error::RateLimitWait {
+                                op: call.op,
+                                needed: waited,
+                                max: self.max_wait,
+                            });
+                        }
+                        tokio::time::sleep(wait).await;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Layer for [`RateLimit`].
+#[derive(Debug, Clone)]
+pub struct RateLimitLayer {
+    limiters: Arc<Limiters>,
+}
+
+impl RateLimitLayer {
+    /// Limits with shared `limiters`.
+    pub fn new(limiters: Arc<Limiters>) -> Self {
+        RateLimitLayer { limiters }
+    }
+}
+
+impl<S> Layer<S> for RateLimitLayer {
+    type Service = RateLimit<S>;
+
+    fn layer(&self, inner: S) -> RateLimit<S> {
+        RateLimit {
+            inner,
+            limiters: Arc::clone(&self.limiters),
+        }
+    }
+}
+
+/// Waits for rate-limit permits before each attempt.
+#[derive(Debug, Clone)]
+pub struct RateLimit<S> {
+    inner: S,
+    limiters: Arc<Limiters>,
+}
+
+impl<S> Service<Request<Bytes>> for RateLimit<S>
+where
+    S: Service<Request<Bytes>, Response = Response<Bytes>, Error = Error> + Clone + Send + 'static,
+    S::Future: Send,
+{
+    type Response = Response<Bytes>;
+    type Error = Error;
+    type Future = BoxFuture;
+
+    always_ready!();
+
+    fn call(&mut self, req: Request<Bytes>) -> BoxFuture {
+        let inner = self.inner.clone();
+        let limiters = Arc::clone(&self.limiters);
+        Box::pin(async move {
+            let call = call_of(&req)?.clone();
+            limiters.acquire(&call).await?;
+            inner.oneshot(req).await
+        })
+    }
+}

@@ -1,0 +1,181 @@
+//! Status retries with the vendor's schedules: tower's `Retry` driven by core's classifier.
+//!
+//! For each non-2xx answer the policy asks [`classify`] what to do. An idempotent call advised
+//! to retry waits the schedule's next delay (jittered within the documented window) and goes
+//! again, if the retry budget pays for it; when the schedule is spent the result becomes
+//! [`Error::RetriesExhausted`] carrying the guide's conclusion (task failed, new UID, gone).
+//! A non-idempotent call (a create) is never resent here: its error carries the advised action
+//! (`ConfirmExistence` after a Media Push 504, `Retry` with its schedule otherwise) for the
+//! service crate's create procedure to follow. Transport failures are handled below, by
+//! failover.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+
+use agora_rest_core::classify::{Action, RetryPlan, classify};
+use agora_rest_core::retry_quota::{RetryCause, RetryPermit, RetryQuota};
+use agora_rest_model::ErrorBody;
+use bytes::Bytes;
+use http::{Request, Response};
+use tower::retry::Policy;
+
+use super::request_id::{X_REQUEST_ID, X_RESOURCE_ID};
+use crate::Error;
+use crate::call::Call;
+use crate::error::StatusError;
+
+/// A source of jitter fractions in `[0, 1]`.
+pub type Jitter = Arc<dyn Fn() -> f64 + Send + Sync>;
+
+/// State shared by every call's policy.
+#[derive(Clone)]
+pub struct RetryShared {
+    /// The retry budget.
+    pub quota: Arc<Mutex<RetryQuota>>,
+    /// Jitter for the schedules' windows.
+    pub jitter: Jitter,
+    /// Whether status retries are on at all.
+    pub enabled: bool,
+}
+
+impl std::fmt::Debug for RetryShared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RetryShared")
+            .field("enabled", &self.enabled)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The per-call retry policy (tower clones it for each request).
+#[derive(Clone, Debug)]
+pub struct VendorRetryPolicy {
+    shared: RetryShared,
+    attempts: u32,
+    plan: Option<RetryPlan>,
+    retries_on_plan: usize,
+    permits: Vec<RetryPermit>,
+}
+
+impl VendorRetryPolicy {
+    /// A fresh policy over `shared`.
+    pub fn new(shared: RetryShared) -> Self {
+        VendorRetryPolicy {
+            shared,
+            attempts: 0,
+            plan: None,
+            retries_on_plan: 0,
+            permits: Vec::new(),
+        }
+    }
+
+    fn quota(&self) -> std::sync::MutexGuard<'_, RetryQuota> {
+        self.shared
+            .quota
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+fn header(resp: &Response<Bytes>, name: &str) -> Option<String> {
+    resp.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+}
+
+/// Builds the typed error of a non-2xx answer.
+pub(crate) fn status_error(
+    call: &Call,
+    req: &Request<Bytes>,
+    resp: &Response<Bytes>,
+    action: Action,
+) -> Error {
+    let body = ErrorBody::parse_lenient(resp.body());
+    let request_id = req
+        .headers()
+        .get(X_REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+        .or_else(|| header(resp, X_REQUEST_ID));
+    Error::Status(Box::new(StatusError {
+        op: call.op,
+        status: resp.status().as_u16(),
+        message: body.text().map(str::to_string),
+        code: body.code,
+        request_id,
+        resource_id: header(resp, X_RESOURCE_ID),
+        action,
+    }))
+}
+
+type Sleep = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+impl Policy<Request<Bytes>, Response<Bytes>, Error> for VendorRetryPolicy {
+    type Future = Sleep;
+
+    fn retry(
+        &mut self,
+        req: &mut Request<Bytes>,
+        result: &mut Result<Response<Bytes>, Error>,
+    ) -> Option<Sleep> {
+        self.attempts += 1;
+        let call = req.extensions().get::<Call>()?.clone();
+        let Ok(resp) = result else { return None };
+        if resp.status().is_success() {
+            let permits = std::mem::take(&mut self.permits);
+            let mut quota = self.quota();
+            if permits.is_empty() {
+                quota.reward();
+            }
+            for p in permits {
+                quota.refund(p);
+            }
+            return None;
+        }
+        let code = ErrorBody::parse_lenient(resp.body()).code;
+        let action = classify(call.op, resp.status().as_u16(), code);
+        let error = status_error(&call, req, resp, action);
+        let plan = match action {
+            Action::Retry(plan) if call.idempotent && self.shared.enabled => plan,
+            _ => {
+                *result = Err(error);
+                return None;
+            }
+        };
+        if self.plan != Some(plan) {
+            self.plan = Some(plan);
+            self.retries_on_plan = 0;
+        }
+        let Some(delay) = plan
+            .schedule
+            .delay(self.retries_on_plan, (self.shared.jitter)())
+        else {
+            *result = Err(Error::RetriesExhausted {
+                op: call.op,
+                attempts: self.attempts,
+                then: plan.then,
+                request_id: error.request_id().map(str::to_string),
+                last: Box::new(error),
+            });
+            return None;
+        };
+        let permit = self.quota().try_acquire(RetryCause::Status);
+        let Some(permit) = permit else {
+            *result = Err(Error::RetryBudgetExhausted {
+                op: call.op,
+                request_id: error.request_id().map(str::to_string),
+                last: Box::new(error),
+            });
+            return None;
+        };
+        self.permits.push(permit);
+        self.retries_on_plan += 1;
+        tracing::debug!(op = %call.op, status = resp.status().as_u16(), ?delay, attempt = self.attempts, "retrying");
+        Some(Box::pin(tokio::time::sleep(delay)))
+    }
+
+    fn clone_request(&mut self, req: &Request<Bytes>) -> Option<Request<Bytes>> {
+        Some(req.clone())
+    }
+}

@@ -1,0 +1,88 @@
+//! A tracing span per logical call.
+//!
+//! Fields: operation, method, path template (not the path, which may hold ids), request id,
+//! status. Headers are never recorded, so `Authorization` cannot leak through traces.
+
+use bytes::Bytes;
+use http::{Request, Response};
+use tower::{Layer, Service, ServiceExt};
+use tracing::Instrument;
+
+use super::{BoxFuture, always_ready};
+use crate::Error;
+use crate::call::call_of;
+
+/// Layer for [`Trace`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TraceLayer;
+
+impl<S> Layer<S> for TraceLayer {
+    type Service = Trace<S>;
+
+    fn layer(&self, inner: S) -> Trace<S> {
+        Trace { inner }
+    }
+}
+
+/// Wraps each call in an `agora.call` span.
+#[derive(Debug, Clone)]
+pub struct Trace<S> {
+    inner: S,
+}
+
+impl<S> Service<Request<Bytes>> for Trace<S>
+where
+    S: Service<Request<Bytes>, Response = Response<Bytes>, Error = Error> + Clone + Send + 'static,
+    S::Future: Send,
+{
+    type Response = Response<Bytes>;
+    type Error = Error;
+    type Future = BoxFuture;
+
+    always_ready!();
+
+    fn call(&mut self, req: Request<Bytes>) -> BoxFuture {
+        let inner = self.inner.clone();
+        let (op, template) = match call_of(&req) {
+            Ok(c) => (c.op.name(), c.path_template),
+            Err(e) => return Box::pin(std::future::ready(Err(e))),
+        };
+        let span = tracing::info_span!(
+            "agora.call",
+            op,
+            method = %req.method(),
+            path = template,
+            request_id = tracing::field::Empty,
+            status = tracing::field::Empty,
+        );
+        Box::pin(
+            async move {
+                let result = inner.oneshot(req).await;
+                let span = tracing::Span::current();
+                match &result {
+                    Ok(resp) => {
+                        span.record("status", resp.status().as_u16());
+                        if let Some(id) = resp
+                            .headers()
+                            .get(super::request_id::X_REQUEST_ID)
+                            .and_then(|v| v.to_str().ok())
+                        {
+                            span.record("request_id", id);
+                        }
+                    }
+                    Err(e) => {
+                        if let Some(s) = e.status() {
+                            span.record("status", s);
+                        }
+                        if let Some(id) = e.request_id() {
+                            span.record("request_id", id);
+                        }
+                        tracing::warn!(error = %e, "call failed");
+                    }
+                }
+                result
+            }
+            .instrument(span),
+        )
+    }
+}

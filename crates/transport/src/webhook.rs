@@ -1,0 +1,179 @@
+//! A tower `Service` that receives NCS notifications: any hyper or axum server can mount it.
+//!
+//! It checks `Agora-Signature-V2` (HMAC-SHA256) or `Agora-Signature` (HMAC-SHA1) over the raw
+//! body with core's constant-time verifier, answers 200 with a JSON body at once (NCS resends
+//! when it gets no 200 within 10 s), drops duplicates with core's de-duplication window, and
+//! hands each new notice on through a channel. When the channel is full it answers 503, so NCS
+//! resends later instead of the notice being lost.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+
+use agora_rest_core::ncs::{
+    Deduplicator, Delivery, Envelope, HEADER_SIGNATURE_V1, HEADER_SIGNATURE_V2, SignatureKind,
+    verify,
+};
+use bytes::Bytes;
+use http::{Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full, Limited};
+use secrecy::{ExposeSecret, SecretString};
+use tokio::sync::mpsc;
+
+use crate::clock::TokioClock;
+
+/// The largest notification body accepted.
+pub const MAX_NOTIFICATION_BYTES: usize = 1024 * 1024;
+
+/// A verified, de-duplicated notification.
+#[derive(Debug, Clone)]
+pub struct ReceivedNotice {
+    /// The envelope (its payload as raw JSON; `agora_rest_model::ncs::Notification` types it).
+    pub envelope: Envelope,
+    /// Which signature was checked.
+    pub signature: SignatureKind,
+    /// The raw body, as signed.
+    pub raw: Bytes,
+}
+
+/// The receiver service.
+#[derive(Clone)]
+pub struct WebhookReceiver {
+    secret: Arc<SecretString>,
+    dedupe: Arc<Mutex<Deduplicator>>,
+    clock: TokioClock,
+    tx: mpsc::Sender<ReceivedNotice>,
+}
+
+impl std::fmt::Debug for WebhookReceiver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("WebhookReceiver { secret: <redacted>, .. }")
+    }
+}
+
+impl WebhookReceiver {
+    /// A receiver checking signatures with `secret`, queueing up to `capacity` notices.
+    pub fn new(
+        secret: impl Into<String>,
+        capacity: usize,
+    ) -> (Self, mpsc::Receiver<ReceivedNotice>) {
+        Self::with_dedupe(secret, capacity, Deduplicator::default())
+    }
+
+    /// As [`new`](Self::new) with a custom de-duplicator (window, capacity, key).
+    pub fn with_dedupe(
+        secret: impl Into<String>,
+        capacity: usize,
+        dedupe: Deduplicator,
+    ) -> (Self, mpsc::Receiver<ReceivedNotice>) {
+        let (tx, rx) = mpsc::channel(capacity.max(1));
+        let recv = WebhookReceiver {
+            secret: Arc::new(SecretString::from(secret.into())),
+            dedupe: Arc::new(Mutex::new(dedupe)),
+            clock: TokioClock::new(),
+            tx,
+        };
+        (recv, rx)
+    }
+
+    /// Handles one notification body with its signature headers; the status and JSON answer.
+    pub fn handle(
+        &self,
+        v2: Option<&str>,
+        v1: Option<&str>,
+        body: Bytes,
+    ) -> (StatusCode, &'static str) {
+        let Ok(signature) = verify(self.secret.expose_secret().as_bytes(), &body, v2, v1) else {
+            return (
+                StatusCode::UNAUTHORIZED,
+                r#"{"message":"bad or missing signature"}"#,
+            );
+        };
+        let Ok(envelope) = Envelope::parse(&body) else {
+            return (
+                StatusCode::BAD_REQUEST,
+                r#"{"message":"not an NCS envelope"}"#,
+            );
+        };
+        let delivery = self
+            .dedupe
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .check_envelope(&envelope, self.clock.now());
+        if delivery == Delivery::Duplicate {
+            return (StatusCode::OK, r#"{"ok":true,"duplicate":true}"#);
+        }
+        let notice = ReceivedNotice {
+            envelope,
+            signature,
+            raw: body,
+        };
+        match self.tx.try_send(notice) {
+            Ok(()) => (StatusCode::OK, r#"{"ok":true}"#),
+            Err(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                r#"{"message":"busy, resend later"}"#,
+            ),
+        }
+    }
+}
+
+fn reply(status: StatusCode, body: &'static str) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
+    r
+}
+
+impl<B> tower::Service<Request<B>> for WebhookReceiver
+where
+    B: http_body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: std::error::Error + Send + Sync + 'static,
+{
+    type Response = Response<Full<Bytes>>;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: Request<B>) -> Self::Future {
+        let this = self.clone();
+        Box::pin(async move {
+            if req.method() != Method::POST {
+                return Ok(reply(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    r#"{"message":"POST only"}"#,
+                ));
+            }
+            let (v2, v1) = {
+                let header = |n: &str| {
+                    req.headers()
+                        .get(n)
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_string)
+                };
+                (header(HEADER_SIGNATURE_V2), header(HEADER_SIGNATURE_V1))
+            };
+            let body = req.into_body();
+            let body = match Limited::new(body, MAX_NOTIFICATION_BYTES).collect().await {
+                Ok(b) => b.to_bytes(),
+                Err(_) => {
+                    return Ok(reply(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        r#"{"message":"body too large"}"#,
+                    ));
+                }
+            };
+            let (status, text) = this.handle(v2.as_deref(), v1.as_deref(), body);
+            Ok(reply(status, text))
+        })
+    }
+}
