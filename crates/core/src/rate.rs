@@ -96,23 +96,26 @@ impl Default for RateLimits {
 
 impl RateLimits {
     /// The buckets one call of `op` counts against, with their rates: one or two of them.
-    pub fn scopes(&self, op: Operation) -> Vec<(RateScope, Rate)> {
-        match op.service() {
-            Service::CloudTranscoding => vec![(
-                RateScope::CloudTranscodingAccount,
-                self.cloud_transcoding_per_account,
-            )],
-            Service::MediaPush => {
-                let mut v = vec![(RateScope::MediaPushApi(op), self.media_push_per_api)];
-                if op == Operation::PushUpdate {
-                    v.push((
-                        RateScope::MediaPushConverterUpdate,
-                        self.media_push_update_per_converter,
-                    ));
-                }
-                v
-            }
-        }
+    ///
+    /// Returns an iterator over a fixed array, so the per-request path allocates nothing.
+    pub fn scopes(&self, op: Operation) -> impl Iterator<Item = (RateScope, Rate)> + use<> {
+        let scopes = match op.service() {
+            Service::CloudTranscoding => [
+                Some((
+                    RateScope::CloudTranscodingAccount,
+                    self.cloud_transcoding_per_account,
+                )),
+                None,
+            ],
+            Service::MediaPush => [
+                Some((RateScope::MediaPushApi(op), self.media_push_per_api)),
+                (op == Operation::PushUpdate).then_some((
+                    RateScope::MediaPushConverterUpdate,
+                    self.media_push_update_per_converter,
+                )),
+            ],
+        };
+        scopes.into_iter().flatten()
     }
 }
 
@@ -167,17 +170,17 @@ mod tests {
     fn vendor_figures() {
         let limits = RateLimits::default();
         assert_eq!(
-            limits.scopes(Operation::PushCreate),
+            limits.scopes(Operation::PushCreate).collect::<Vec<_>>(),
             vec![(
                 RateScope::MediaPushApi(Operation::PushCreate),
                 Rate::per_second(50)
             )]
         );
-        let update = limits.scopes(Operation::PushUpdate);
+        let update: Vec<_> = limits.scopes(Operation::PushUpdate).collect();
         assert_eq!(update.len(), 2);
         assert_eq!(update[1].1, Rate::per_second(2));
         assert_eq!(
-            limits.scopes(Operation::TranscodeQuery),
+            limits.scopes(Operation::TranscodeQuery).collect::<Vec<_>>(),
             vec![(RateScope::CloudTranscodingAccount, Rate::per_second(10))]
         );
         assert_eq!(Rate::per_second(50).interval(), Duration::from_millis(20));

@@ -28,9 +28,7 @@ use crate::layer::request_id::{RequestIdLayer, X_CUSTOM_REQUEST_ID, X_REQUEST_ID
 use crate::layer::retry::{RetryShared, VendorRetryPolicy};
 use crate::layer::timeout::AttemptTimeoutLayer;
 use crate::layer::trace::TraceLayer;
-
-/// The innermost service a client can run on: hyper, the mock, or the in-memory emulator.
-pub type InnerService = BoxCloneSyncService<Request<Bytes>, Response<Bytes>, BoxError>;
+use crate::shared::SharedService;
 
 /// The full stack, type-erased.
 type Stack = BoxCloneSyncService<Request<Bytes>, Response<Bytes>, Error>;
@@ -77,7 +75,7 @@ impl std::fmt::Debug for Client {
 #[derive(Debug)]
 pub struct ClientBuilder {
     config: Config,
-    inner: Option<InnerService>,
+    inner: Option<SharedService>,
 }
 
 impl Client {
@@ -239,7 +237,7 @@ impl ClientBuilder {
         S::Future: Send + 'static,
         E: Into<BoxError> + 'static,
     {
-        self.inner = Some(BoxCloneSyncService::new(service.map_err(Into::into)));
+        self.inner = Some(SharedService::new(service));
         self
     }
 
@@ -272,10 +270,7 @@ impl ClientBuilder {
         };
         let inner = match self.inner {
             Some(s) => s,
-            None => BoxCloneSyncService::new(HyperConnection::new(
-                config.resolver.clone(),
-                &config.tls,
-            )?),
+            None => HyperConnection::new(config.resolver.clone(), &config.tls)?.into_shared(),
         };
         let quota = Arc::new(Mutex::new(RetryQuota::new(config.retry_budget)));
         let limiters = Arc::new(Limiters::new(
@@ -288,6 +283,7 @@ impl ClientBuilder {
             jitter: Arc::clone(&config.jitter),
             enabled: config.retries,
         });
+        // Outermost first.
         let stack = ServiceBuilder::new()
             .layer(TraceLayer)
             .layer(DeadlineLayer::new(config.call_timeout))

@@ -86,6 +86,30 @@ impl HyperConnection {
     }
 }
 
+impl HyperConnection {
+    /// Sends one request (the pooled client needs only `&self`).
+    pub fn send(
+        &self,
+        req: Request<Bytes>,
+    ) -> Pin<Box<dyn Future<Output = Result<Response<Bytes>, BoxError>> + Send>> {
+        let fut = self.client.request(req.map(Full::new));
+        Box::pin(async move {
+            let resp = fut.await?;
+            let (parts, body) = resp.into_parts();
+            let body = Limited::new(body, MAX_RESPONSE_BYTES)
+                .collect()
+                .await?
+                .to_bytes();
+            Ok(Response::from_parts(parts, body))
+        })
+    }
+
+    /// This connection as the client's innermost service, without a clone per request.
+    pub fn into_shared(self) -> crate::shared::SharedService {
+        crate::shared::SharedService::from_fn(move |req| self.send(req))
+    }
+}
+
 impl tower::Service<Request<Bytes>> for HyperConnection {
     type Response = Response<Bytes>;
     type Error = BoxError;

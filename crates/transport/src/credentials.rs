@@ -88,6 +88,12 @@ impl Credentials {
 pub trait CredentialSource: Send + Sync + fmt::Debug {
     /// The credentials to use now.
     async fn credentials(&self) -> Result<Arc<Credentials>, Error>;
+
+    /// The credentials, when they can be had without waiting (fixed ones): lets the auth
+    /// layer skip an allocation per request. `None` means "call [`credentials`](Self::credentials)".
+    fn ready(&self) -> Option<Arc<Credentials>> {
+        None
+    }
 }
 
 /// Fixed credentials.
@@ -105,6 +111,10 @@ impl StaticCredentials {
 impl CredentialSource for StaticCredentials {
     async fn credentials(&self) -> Result<Arc<Credentials>, Error> {
         Ok(Arc::clone(&self.0))
+    }
+
+    fn ready(&self) -> Option<Arc<Credentials>> {
+        Some(Arc::clone(&self.0))
     }
 }
 

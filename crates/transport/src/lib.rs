@@ -21,6 +21,7 @@ pub mod error;
 pub mod layer;
 pub mod mock;
 pub mod resolve;
+pub mod shared;
 pub mod store;
 pub mod webhook;
 

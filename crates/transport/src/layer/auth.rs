@@ -59,6 +59,11 @@ where
 
     fn call(&mut self, mut req: Request<Bytes>) -> BoxFuture {
         let inner = self.inner.clone();
+        if let Some(creds) = self.source.ready() {
+            req.headers_mut()
+                .insert(AUTHORIZATION, creds.authorization().clone());
+            return Box::pin(inner.oneshot(req));
+        }
         let source = Arc::clone(&self.source);
         Box::pin(async move {
             let creds = source.credentials().await?;

@@ -8,7 +8,7 @@ use bytes::Bytes;
 use http::{Request, Response};
 use tower::{Layer, Service, ServiceExt};
 
-use super::{BoxFuture, always_ready, host_of, request_id_of};
+use super::{BoxFuture, ErrorContext, always_ready};
 use crate::Error;
 use crate::call::call_of;
 use crate::error::{BoxError, classify_inner};
@@ -47,12 +47,11 @@ where
         let inner = self.inner.clone();
         Box::pin(async move {
             let op = call_of(&req)?.op;
-            let host = host_of(&req);
-            let rid = request_id_of(&req);
+            let ctx = ErrorContext::of(&req);
             inner
                 .oneshot(req)
                 .await
-                .map_err(|e| classify_inner(op, &host, rid, e.into()))
+                .map_err(|e| classify_inner(op, &ctx.host(), ctx.request_id(), e.into()))
         })
     }
 }

@@ -42,21 +42,28 @@ pub enum Endpoint {
     },
 }
 
-/// Layer for [`Failover`].
-#[derive(Debug, Clone)]
-pub struct FailoverLayer {
+#[derive(Debug)]
+struct FailoverState {
     endpoint: Endpoint,
     quota: Arc<Mutex<RetryQuota>>,
     clock: TokioClock,
+}
+
+/// Layer for [`Failover`].
+#[derive(Debug, Clone)]
+pub struct FailoverLayer {
+    state: Arc<FailoverState>,
 }
 
 impl FailoverLayer {
     /// Sends requests to `endpoint`, charging failover attempts to `quota`.
     pub fn new(endpoint: Endpoint, quota: Arc<Mutex<RetryQuota>>, clock: TokioClock) -> Self {
         FailoverLayer {
-            endpoint,
-            quota,
-            clock,
+            state: Arc::new(FailoverState {
+                endpoint,
+                quota,
+                clock,
+            }),
         }
     }
 }
@@ -79,24 +86,26 @@ pub struct Failover<S> {
     layer: FailoverLayer,
 }
 
-fn with_authority(
-    req: &Request<Bytes>,
+/// Points `req` at `scheme://authority`, keeping its path and query.
+fn set_authority(
+    req: &mut Request<Bytes>,
     scheme: Scheme,
-    authority: &str,
-) -> Result<Request<Bytes>, Error> {
-    let path = req.uri().path_and_query().map_or("/", |p| p.as_str());
-    let uri = Uri::builder()
-        .scheme(scheme)
-        .authority(authority)
-        .path_and_query(path)
-        .build()
-        .map_err(|e| Error::Config {
-            field: "request uri",
-            rule: e.to_string(),
-        })?;
-    let mut out = req.clone();
-    *out.uri_mut() = uri;
-    Ok(out)
+    authority: Authority,
+) -> Result<(), Error> {
+    let mut parts = http::uri::Parts::default();
+    parts.scheme = Some(scheme);
+    parts.authority = Some(authority);
+    parts.path_and_query = Some(
+        req.uri()
+            .path_and_query()
+            .cloned()
+            .unwrap_or_else(|| http::uri::PathAndQuery::from_static("/")),
+    );
+    *req.uri_mut() = Uri::from_parts(parts).map_err(|e| Error::Config {
+        field: "request uri",
+        rule: e.to_string(),
+    })?;
+    Ok(())
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -114,14 +123,23 @@ where
 
     always_ready!();
 
-    fn call(&mut self, req: Request<Bytes>) -> BoxFuture {
+    fn call(&mut self, mut req: Request<Bytes>) -> BoxFuture {
         let inner = self.inner.clone();
-        let layer = self.layer.clone();
+        let layer = Arc::clone(&self.layer.state);
+        if let Endpoint::Fixed { scheme, authority } = &layer.endpoint {
+            return match set_authority(&mut req, scheme.clone(), authority.clone()) {
+                Ok(()) => Box::pin(inner.oneshot(req)),
+                Err(e) => Box::pin(std::future::ready(Err(e))),
+            };
+        }
         Box::pin(async move {
-            let call = call_of(&req)?.clone();
+            let (op, idempotent) = {
+                let call = call_of(&req)?;
+                (call.op, call.idempotent)
+            };
             let (plan, preference) = match &layer.endpoint {
                 Endpoint::Fixed { scheme, authority } => {
-                    let req = with_authority(&req, scheme.clone(), authority.as_str())?;
+                    set_authority(&mut req, scheme.clone(), authority.clone())?;
                     return inner.oneshot(req).await;
                 }
                 Endpoint::Agora { plan, preference } => (plan, preference),
@@ -129,7 +147,12 @@ where
             let mut host: Host = lock(preference).host_for_call(layer.clock.now());
             let mut cursor = plan.cursor();
             loop {
-                let attempt = with_authority(&req, Scheme::HTTPS, &host.name())?;
+                let mut attempt = req.clone();
+                let authority = Authority::try_from(host.name()).map_err(|e| Error::Config {
+                    field: "host",
+                    rule: e.to_string(),
+                })?;
+                set_authority(&mut attempt, Scheme::HTTPS, authority)?;
                 let err = match inner.clone().oneshot(attempt).await {
                     Ok(resp) => {
                         lock(preference).record_success(host, layer.clock.now());
@@ -140,7 +163,7 @@ where
                 let Some(kind) = err.failure_kind() else {
                     return Err(err);
                 };
-                if !(err.not_sent() || call.idempotent) {
+                if !(err.not_sent() || idempotent) {
                     return Err(err);
                 }
                 let Some(step) = cursor.next_after(kind) else {
@@ -151,7 +174,7 @@ where
                     .is_none()
                 {
                     return Err(Error::RetryBudgetExhausted {
-                        op: call.op,
+                        op,
                         request_id: request_id_of(&req),
                         last: Box::new(err),
                     });

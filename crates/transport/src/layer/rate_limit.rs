@@ -38,10 +38,22 @@ fn quota(field: &'static str, rate: Rate) -> Result<Quota, Error> {
         })
 }
 
+/// The Media Push operations, in the order of `Limiters::push_api`.
+const PUSH_OPS: [Operation; 5] = [
+    Operation::PushCreate,
+    Operation::PushUpdate,
+    Operation::PushDelete,
+    Operation::PushGet,
+    Operation::PushList,
+];
+
 /// The limiters of one client, shared by all its clones.
+///
+/// One direct (lock-free) limiter per Media Push API rather than a keyed one: the keys are a
+/// closed set of five, so no hashing or lock is needed on the hot path.
 pub struct Limiters {
     limits: RateLimits,
-    push_api: Keyed<Operation>,
+    push_api: [Direct; 5],
     push_converter: Keyed<String>,
     transcoding: Direct,
     clock: TokioClock,
@@ -61,11 +73,10 @@ impl Limiters {
     /// Limiters for `limits`, waiting at most `max_wait` for a permit.
     pub fn new(limits: RateLimits, max_wait: Duration, clock: TokioClock) -> Result<Self, Error> {
         Ok(Limiters {
-            push_api: RateLimiter::new(
-                quota("rate_limits.media_push_per_api", limits.media_push_per_api)?,
-                HashMapStateStore::default(),
-                clock,
-            ),
+            push_api: {
+                let q = quota("rate_limits.media_push_per_api", limits.media_push_per_api)?;
+                PUSH_OPS.map(|_| RateLimiter::direct_with_clock(q, clock))
+            },
             push_converter: RateLimiter::new(
                 quota(
                     "rate_limits.media_push_update_per_converter",
@@ -88,16 +99,18 @@ impl Limiters {
     }
 
     fn check(&self, scope: RateScope, call: &Call) -> Result<(), Duration> {
-        let now = self.clock.now();
         let result = match scope {
-            RateScope::MediaPushApi(op) => self.push_api.check_key(&op),
+            RateScope::MediaPushApi(op) => match PUSH_OPS.iter().position(|o| *o == op) {
+                Some(i) => self.push_api[i].check(),
+                None => Ok(()),
+            },
             RateScope::MediaPushConverterUpdate => match &call.converter {
                 Some(id) => self.push_converter.check_key(id),
                 None => Ok(()),
             },
             RateScope::CloudTranscodingAccount => self.transcoding.check(),
         };
-        result.map_err(|not_until| not_until.wait_time_from(now))
+        result.map_err(|not_until| not_until.wait_time_from(self.clock.now()))
     }
 
     /// Waits until every bucket `call` counts against has a permit, and takes them.
@@ -173,8 +186,7 @@ where
         let inner = self.inner.clone();
         let limiters = Arc::clone(&self.limiters);
         Box::pin(async move {
-            let call = call_of(&req)?.clone();
-            limiters.acquire(&call).await?;
+            limiters.acquire(call_of(&req)?).await?;
             inner.oneshot(req).await
         })
     }

@@ -124,12 +124,17 @@ impl Policy<Request<Bytes>, Response<Bytes>, Error> for VendorRetryPolicy {
         let Ok(resp) = result else { return None };
         if resp.status().is_success() {
             let permits = std::mem::take(&mut self.permits);
-            let mut quota = self.quota();
             if permits.is_empty() {
-                quota.reward();
-            }
-            for p in permits {
-                quota.refund(p);
+                // The reward for a first-try success is a heuristic: skip it rather than wait
+                // when another call holds the lock (the hot path stays uncontended).
+                if let Ok(mut quota) = self.shared.quota.try_lock() {
+                    quota.reward();
+                }
+            } else {
+                let mut quota = self.quota();
+                for p in permits {
+                    quota.refund(p);
+                }
             }
             return None;
         }

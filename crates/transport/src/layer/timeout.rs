@@ -9,7 +9,7 @@ use bytes::Bytes;
 use http::{Request, Response};
 use tower::{Layer, Service, ServiceExt};
 
-use super::{BoxFuture, always_ready, host_of, request_id_of};
+use super::{BoxFuture, ErrorContext, always_ready};
 use crate::Error;
 use crate::call::call_of;
 
@@ -60,7 +60,7 @@ where
         let after = self.timeout;
         Box::pin(async move {
             let op = call_of(&req)?.op;
-            let (host, request_id) = (host_of(&req), request_id_of(&req));
+            let ctx = ErrorContext::of(&req);
             match tokio::time::timeout(after, inner.oneshot(req)).await {
                 Ok(result) => result.map_err(|e| match e {
                     Error::Timeout {
@@ -78,9 +78,9 @@ where
                 }),
                 Err(_) => Err(Error::Timeout {
                     op,
-                    host,
+                    host: ctx.host(),
                     after,
-                    request_id,
+                    request_id: ctx.request_id(),
                 }),
             }
         })

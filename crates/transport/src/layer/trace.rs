@@ -55,6 +55,10 @@ where
             request_id = tracing::field::Empty,
             status = tracing::field::Empty,
         );
+        if span.is_disabled() {
+            // No subscriber wants it: no wrapper future, no recording.
+            return Box::pin(inner.oneshot(req));
+        }
         Box::pin(
             async move {
                 let result = inner.oneshot(req).await;
