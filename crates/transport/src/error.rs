@@ -338,9 +338,10 @@ pub struct DnsFailure {
 /// Turns an inner service's error into [`Error`], telling DNS, connect, timeout and mid-request
 /// failures apart by walking the source chain.
 ///
-/// The convention for in-memory services (the mock, the emulator): return a [`DnsFailure`] for
-/// "does not resolve", an `io::Error` of kind `ConnectionRefused` for "refuses connections",
-/// `TimedOut` for "never answers", and `ConnectionReset` for "dropped mid-request".
+/// The convention for in-memory services (the mock, the emulator): return a [`DnsFailure`] (or
+/// an `io::Error` of kind `NotFound`, for services that cannot name our type) for "does not
+/// resolve", an `io::Error` of kind `ConnectionRefused` for "refuses connections", `TimedOut`
+/// for "never answers", and `ConnectionReset` for "dropped mid-request".
 pub(crate) fn classify_inner(
     op: Operation,
     host: &str,
@@ -366,6 +367,7 @@ pub(crate) fn classify_inner(
                     refused = true;
                 }
                 std::io::ErrorKind::TimedOut => timed_out = true,
+                std::io::ErrorKind::NotFound => dns = true,
                 _ => {}
             }
         }

@@ -1,0 +1,470 @@
+//! The emulator's state: converters, tasks, tokens, channels, limits, and the notices they emit.
+//!
+//! Time-driven changes (connecting → running, idle timeouts, HA windows ending, STARTED →
+//! IN_PROGRESS) are applied by [`State::advance`], called before every request and by the
+//! background ticker, so a paused or manual clock drives them without real waiting.
+
+use std::collections::{HashMap, VecDeque};
+use std::time::Duration;
+
+use agora_rest_core::operation::Operation;
+use agora_rest_core::quota::{QuotaLedger, Tier};
+use agora_rest_core::rate::SlidingWindow;
+use agora_rest_core::region::{Area, PathRegion};
+use agora_rest_core::sequence::HighestWins;
+use agora_rest_model::mediapush::{Converter, ConverterInfo, ConverterState};
+use agora_rest_model::ncs::{
+    ConverterEventPayload, DestroyReason, MediaPushEvent, MediaPushEventKind, Notification,
+    TRANSCODER_SERVICE_SCENE, TranscoderEvent, TranscoderEventDetails, TranscoderEventKind,
+    TranscoderEventName, TranscoderEventPayload,
+};
+use agora_rest_model::transcoder::CreateTaskRequest;
+
+use crate::config::EmulatorConfig;
+use crate::faults::FaultPlan;
+
+/// A converter as the emulator keeps it.
+#[derive(Debug, Clone)]
+pub struct StoredConverter {
+    /// 32 lowercase hex characters.
+    pub id: String,
+    /// The project.
+    pub app_id: String,
+    /// The region it was created in (Update, Get and Delete must use it).
+    pub region: PathRegion,
+    /// The converter as created and updated (normalised as the service does).
+    pub converter: Converter,
+    /// Unix seconds.
+    pub create_ts: u64,
+    /// Unix seconds.
+    pub update_ts: u64,
+    /// Emulator time of creation.
+    pub created_at: Duration,
+    /// The state.
+    pub state: ConverterState,
+    /// The highest update sequence applied.
+    pub sequence: HighestWins,
+    /// The resolution tier it counts against.
+    pub tier: Tier,
+    /// Until when an injected HA migration makes it answer 404.
+    pub ha_until: Option<Duration>,
+    /// Creation order, for List paging.
+    pub order: u64,
+}
+
+impl StoredConverter {
+    /// The converter as Get returns it.
+    pub fn info(&self) -> ConverterInfo {
+        ConverterInfo {
+            id: None,
+            name: self.converter.name.clone(),
+            transcode_options: self.converter.transcode_options.clone(),
+            raw_options: self.converter.raw_options.clone(),
+            rtmp_url: self.converter.rtmp_url.clone(),
+            idle_timeout: Some(self.idle_timeout()),
+            create_ts: Some(self.create_ts),
+            update_ts: Some(self.update_ts),
+            state: Some(self.state.clone()),
+        }
+    }
+
+    /// `idleTimeOut`, or the default 300 s.
+    pub fn idle_timeout(&self) -> u32 {
+        self.converter
+            .idle_timeout
+            .unwrap_or(agora_rest_model::limits::PUSH_IDLE_TIMEOUT_DEFAULT)
+    }
+}
+
+/// Whether a task runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TaskPhase {
+    /// `STARTED` / `serviceReady`.
+    Started,
+    /// `IN_PROGRESS` / `serviceInProgress`.
+    InProgress,
+}
+
+/// A Cloud Transcoding task as the emulator keeps it.
+#[derive(Debug, Clone)]
+pub struct StoredTask {
+    /// 32 lowercase hex characters.
+    pub id: String,
+    /// The project.
+    pub app_id: String,
+    /// The instance id of the token that created it.
+    pub instance_id: String,
+    /// The token that created it.
+    pub token: String,
+    /// The config, as created or last updated.
+    pub request: CreateTaskRequest,
+    /// Unix seconds.
+    pub create_ts: u64,
+    /// Emulator time of creation.
+    pub created_at: Duration,
+    /// The phase.
+    pub phase: TaskPhase,
+    /// The highest `sequenceId` applied.
+    pub sequence: HighestWins,
+    /// The tier it counts against.
+    pub tier: Tier,
+    /// Until when an injected HA migration makes it answer 404.
+    pub ha_until: Option<Duration>,
+    /// NCS `sequence` counter of this task's notices.
+    pub notices: u64,
+}
+
+/// A builder token.
+#[derive(Debug, Clone)]
+pub(crate) struct Token {
+    /// The instance id it was minted for.
+    pub instance_id: String,
+    /// The project.
+    pub app_id: String,
+    /// Emulator time of the Acquire.
+    pub acquired_at: Duration,
+    /// The task it created, if any.
+    pub used_by: Option<String>,
+}
+
+/// Whether a channel has publishers, and since when that is so.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Channel {
+    pub(crate) publishers: bool,
+    pub(crate) since: Duration,
+}
+
+/// One line of the request log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogEntry {
+    /// Emulator time.
+    pub at: Duration,
+    /// The host the request was sent to.
+    pub host: String,
+    /// Method.
+    pub method: String,
+    /// Path and query.
+    pub path: String,
+    /// The operation, if the route matched.
+    pub op: Option<Operation>,
+    /// The status answered (0 for a dropped connection).
+    pub status: u16,
+    /// The request id answered with.
+    pub request_id: String,
+}
+
+/// A notice waiting for delivery.
+#[derive(Debug, Clone)]
+pub struct Outgoing {
+    /// The notification.
+    pub notification: Notification,
+    /// Unix ms when it happened.
+    pub at_ms: u64,
+}
+
+/// Everything the emulator knows.
+#[derive(Debug)]
+pub(crate) struct State {
+    pub(crate) converters: HashMap<String, StoredConverter>,
+    pub(crate) names: HashMap<(String, String), String>,
+    pub(crate) tasks: HashMap<String, StoredTask>,
+    pub(crate) tokens: HashMap<String, Token>,
+    pub(crate) instances: HashMap<(String, String), String>,
+    pub(crate) push_ledgers: HashMap<String, QuotaLedger>,
+    pub(crate) transcoding_ledgers: HashMap<String, QuotaLedger>,
+    pub(crate) windows: HashMap<(String, Operation), SlidingWindow>,
+    pub(crate) converter_windows: HashMap<String, SlidingWindow>,
+    pub(crate) transcoding_windows: HashMap<String, SlidingWindow>,
+    pub(crate) channels: HashMap<String, Channel>,
+    pub(crate) faults: FaultPlan,
+    pub(crate) log: VecDeque<LogEntry>,
+    pub(crate) outbox: VecDeque<Outgoing>,
+    pub(crate) rng: fastrand::Rng,
+    pub(crate) order: u64,
+}
+
+/// The most notices kept waiting when nobody delivers them.
+const OUTBOX_CAPACITY: usize = 10_000;
+
+impl State {
+    pub(crate) fn new(seed: u64) -> Self {
+        State {
+            converters: HashMap::new(),
+            names: HashMap::new(),
+            tasks: HashMap::new(),
+            tokens: HashMap::new(),
+            instances: HashMap::new(),
+            push_ledgers: HashMap::new(),
+            transcoding_ledgers: HashMap::new(),
+            windows: HashMap::new(),
+            converter_windows: HashMap::new(),
+            transcoding_windows: HashMap::new(),
+            channels: HashMap::new(),
+            faults: FaultPlan::default(),
+            log: VecDeque::new(),
+            outbox: VecDeque::new(),
+            rng: fastrand::Rng::with_seed(seed),
+            order: 0,
+        }
+    }
+
+    /// 32 lowercase hex characters from the seeded generator.
+    pub(crate) fn new_id(&mut self) -> String {
+        format!("{:032x}", self.rng.u128(..))
+    }
+
+    /// A builder token: 48 URL-safe characters.
+    pub(crate) fn new_token(&mut self) -> String {
+        const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+        (0..48)
+            .map(|_| char::from(ALPHABET[self.rng.usize(..ALPHABET.len())]))
+            .collect()
+    }
+
+    pub(crate) fn emit(&mut self, notification: Notification, at_ms: u64) {
+        if self.outbox.len() >= OUTBOX_CAPACITY {
+            self.outbox.pop_front();
+        }
+        self.outbox.push_back(Outgoing {
+            notification,
+            at_ms,
+        });
+    }
+
+    /// Since when `channel` has had no publishers, if it has none.
+    fn idle_since(&self, channel: Option<&str>) -> Option<Duration> {
+        let c = self.channels.get(channel?)?;
+        (!c.publishers).then_some(c.since)
+    }
+
+    pub(crate) fn set_publishers(&mut self, channel: &str, publishers: bool, now: Duration) {
+        let entry = self.channels.entry(channel.to_string()).or_insert(Channel {
+            publishers: true,
+            since: now,
+        });
+        if entry.publishers != publishers {
+            *entry = Channel {
+                publishers,
+                since: now,
+            };
+        }
+    }
+
+    /// Removes a converter, frees its name and quota, and emits event 4.
+    pub(crate) fn destroy_converter(
+        &mut self,
+        id: &str,
+        reason: DestroyReason,
+        unix: u64,
+        unix_ms: u64,
+    ) {
+        let Some(c) = self.converters.remove(id) else {
+            return;
+        };
+        if let Some(name) = c.converter.name.as_ref().filter(|n| !n.is_empty()) {
+            self.names.remove(&(c.app_id.clone(), name.clone()));
+        }
+        if let Some(l) = self.push_ledgers.get_mut(&c.app_id) {
+            l.release(c.region.area(), c.tier);
+        }
+        self.converter_windows.remove(id);
+        let payload = ConverterEventPayload {
+            converter: ConverterInfo {
+                id: Some(c.id.clone()),
+                name: c.converter.name.clone(),
+                create_ts: Some(c.create_ts),
+                update_ts: Some(unix),
+                ..ConverterInfo::default()
+            },
+            lts: unix,
+            x_request_id: None,
+            fields: Some("id,name,createTs,updateTs".into()),
+            destroy_reason: Some(reason),
+        };
+        self.emit(
+            Notification::MediaPush(Box::new(MediaPushEvent {
+                kind: MediaPushEventKind::Destroyed,
+                payload,
+            })),
+            unix_ms,
+        );
+    }
+
+    pub(crate) fn converter_state_event(&mut self, c: &StoredConverter, unix_ms: u64) {
+        let payload = ConverterEventPayload {
+            converter: ConverterInfo {
+                id: Some(c.id.clone()),
+                create_ts: Some(c.create_ts),
+                update_ts: Some(c.update_ts),
+                state: Some(c.state.clone()),
+                ..ConverterInfo::default()
+            },
+            lts: c.update_ts,
+            x_request_id: None,
+            fields: Some("id,createTs,updateTs,state".into()),
+            destroy_reason: None,
+        };
+        self.emit(
+            Notification::MediaPush(Box::new(MediaPushEvent {
+                kind: MediaPushEventKind::StateChanged,
+                payload,
+            })),
+            unix_ms,
+        );
+    }
+
+    /// Removes a task, frees its instance id and quota, and emits event 111.
+    pub(crate) fn stop_task(
+        &mut self,
+        id: &str,
+        reason: &str,
+        area: Area,
+        unix_ms: u64,
+    ) -> Option<StoredTask> {
+        let mut t = self.tasks.remove(id)?;
+        self.instances
+            .remove(&(t.app_id.clone(), t.instance_id.clone()));
+        if let Some(l) = self.transcoding_ledgers.get_mut(&t.app_id) {
+            l.release(area, t.tier);
+        }
+        t.notices += 1;
+        let details = TranscoderEventDetails {
+            event: TranscoderEventName::Stopped,
+            state: None,
+            stop_reason: Some(reason.to_string()),
+            transcoder: None,
+            create_ts: Some(t.create_ts * 1000),
+            update_ts: Some(unix_ms),
+        };
+        self.emit(
+            transcoder_notice(&t, TranscoderEventKind::Stopped, details, unix_ms),
+            unix_ms,
+        );
+        Some(t)
+    }
+
+    /// Applies every time-driven change due by `now`.
+    pub(crate) fn advance(
+        &mut self,
+        config: &EmulatorConfig,
+        now: Duration,
+        unix_at: impl Fn(Duration) -> u64,
+    ) {
+        let unix_ms = |d: Duration| unix_at(d) * 1000 + u64::from(d.subsec_millis());
+        // Converters: connecting → running; HA windows ending; idle timeouts.
+        let mut became_running = Vec::new();
+        let mut idle_out = Vec::new();
+        for c in self.converters.values_mut() {
+            if c.ha_until.is_some_and(|t| now >= t) {
+                c.ha_until = None;
+            }
+            let run_at = c.created_at + config.running_after;
+            if c.state == ConverterState::Connecting && now >= run_at {
+                c.state = ConverterState::Running;
+                c.update_ts = unix_at(run_at);
+                became_running.push((c.id.clone(), run_at));
+            }
+        }
+        for (id, at) in became_running {
+            if let Some(c) = self.converters.get(&id).cloned() {
+                self.converter_state_event(&c, unix_ms(at));
+            }
+        }
+        for c in self.converters.values() {
+            if let Some(since) = self.idle_since(c.converter.rtc_channel()) {
+                let due =
+                    since.max(c.created_at) + Duration::from_secs(u64::from(c.idle_timeout()));
+                if now >= due {
+                    idle_out.push((c.id.clone(), due));
+                }
+            }
+        }
+        for (id, due) in idle_out {
+            self.destroy_converter(&id, DestroyReason::IdleTimeout, unix_at(due), unix_ms(due));
+        }
+        // Tasks: STARTED → IN_PROGRESS; HA windows; idle timeouts.
+        let mut progressed = Vec::new();
+        let mut idle_tasks = Vec::new();
+        for t in self.tasks.values_mut() {
+            if t.ha_until.is_some_and(|u| now >= u) {
+                t.ha_until = None;
+            }
+            let at = t.created_at + config.in_progress_after;
+            if t.phase == TaskPhase::Started && now >= at {
+                t.phase = TaskPhase::InProgress;
+                progressed.push((t.id.clone(), at));
+            }
+        }
+        for (id, at) in progressed {
+            if let Some(t) = self.tasks.get_mut(&id) {
+                t.notices += 1;
+                let t = t.clone();
+                let details = TranscoderEventDetails {
+                    event: TranscoderEventName::Status,
+                    state: Some("running".into()),
+                    stop_reason: None,
+                    transcoder: None,
+                    create_ts: Some(t.create_ts * 1000),
+                    update_ts: Some(unix_ms(at)),
+                };
+                self.emit(
+                    transcoder_notice(&t, TranscoderEventKind::Status, details, unix_ms(at)),
+                    unix_ms(at),
+                );
+            }
+        }
+        for t in self.tasks.values() {
+            let channel = t
+                .request
+                .transcoder()
+                .audio_inputs
+                .iter()
+                .flatten()
+                .filter_map(|i| i.rtc.as_ref())
+                .chain(
+                    t.request
+                        .transcoder()
+                        .video_inputs
+                        .iter()
+                        .flatten()
+                        .filter_map(|i| i.rtc.as_ref()),
+                )
+                .map(|r| r.rtc_channel.as_str())
+                .next();
+            if let Some(since) = self.idle_since(channel) {
+                let idle = t
+                    .request
+                    .transcoder()
+                    .idle_timeout
+                    .unwrap_or(agora_rest_model::limits::TRANSCODER_IDLE_TIMEOUT_DEFAULT);
+                let due = since.max(t.created_at) + Duration::from_secs(u64::from(idle));
+                if now >= due {
+                    idle_tasks.push((t.id.clone(), due));
+                }
+            }
+        }
+        for (id, due) in idle_tasks {
+            self.stop_task(&id, "Idle timeout", config.transcoding_area, unix_ms(due));
+        }
+    }
+}
+
+/// A Cloud Transcoding notice for task `t`.
+pub(crate) fn transcoder_notice(
+    t: &StoredTask,
+    kind: TranscoderEventKind,
+    details: TranscoderEventDetails,
+    unix_ms: u64,
+) -> Notification {
+    Notification::CloudTranscoding(Box::new(TranscoderEvent {
+        kind,
+        payload: TranscoderEventPayload {
+            task_id: t.id.clone(),
+            instance_id: t.instance_id.clone(),
+            sequence: t.notices,
+            sendts: unix_ms,
+            service_scene: TRANSCODER_SERVICE_SCENE.to_string(),
+            details,
+        },
+    }))
+}
