@@ -134,7 +134,9 @@ impl SlidingWindow {
     pub fn new(rate: Rate) -> Self {
         SlidingWindow {
             rate,
-            accepted: VecDeque::with_capacity(rate.requests as usize),
+            // Grows on demand: a raised limit (say u32::MAX for a benchmark) must not
+            // preallocate its whole window.
+            accepted: VecDeque::with_capacity((rate.requests as usize).min(64)),
         }
     }
 
@@ -185,6 +187,14 @@ mod tests {
         );
         assert_eq!(Rate::per_second(50).interval(), Duration::from_millis(20));
         assert!((transcoding_rate_for_pcw(10) - 1.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn huge_rates_do_not_preallocate() {
+        let mut w = SlidingWindow::new(Rate::per_second(u32::MAX));
+        for i in 0..1000 {
+            assert!(w.try_acquire(Duration::from_micros(i)).is_ok());
+        }
     }
 
     #[test]

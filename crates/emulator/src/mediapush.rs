@@ -130,6 +130,8 @@ pub(crate) fn create(
         at,
     );
     let resp = json(200, &status_body(&stored));
+    let running_after = ctx.config.running_after;
+    ctx.state.converter_created(&stored, running_after);
     ctx.state.converters.insert(id.clone(), stored);
     with_resource_id(resp, &id)
 }

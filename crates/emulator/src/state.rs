@@ -4,7 +4,8 @@
 //! IN_PROGRESS) are applied by [`State::advance`], called before every request and by the
 //! background ticker, so a paused or manual clock drives them without real waiting.
 
-use std::collections::{HashMap, VecDeque};
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::time::Duration;
 
 use agora_rest_core::operation::Operation;
@@ -181,6 +182,21 @@ pub(crate) struct State {
     pub(crate) outbox: VecDeque<Outgoing>,
     pub(crate) rng: fastrand::Rng,
     pub(crate) order: u64,
+    pub(crate) timers: BinaryHeap<Reverse<(Duration, u64, Timer)>>,
+    timer_seq: u64,
+}
+
+/// A time-driven change waiting in [`State::timers`].
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Timer {
+    /// A converter leaves `connecting`.
+    ConverterRunning(String),
+    /// A converter's idle timeout may have run out.
+    ConverterIdle(String),
+    /// A task goes `IN_PROGRESS`.
+    TaskInProgress(String),
+    /// A task's idle timeout may have run out.
+    TaskIdle(String),
 }
 
 /// The most notices kept waiting when nobody delivers them.
@@ -205,6 +221,8 @@ impl State {
             outbox: VecDeque::new(),
             rng: fastrand::Rng::with_seed(seed),
             order: 0,
+            timers: BinaryHeap::new(),
+            timer_seq: 0,
         }
     }
 
@@ -247,6 +265,31 @@ impl State {
                 publishers,
                 since: now,
             };
+            if !publishers {
+                self.schedule_idle_checks(channel);
+            }
+        }
+    }
+
+    /// Schedules the timers of a new converter.
+    pub(crate) fn converter_created(&mut self, c: &StoredConverter, running_after: Duration) {
+        self.schedule(
+            c.created_at + running_after,
+            Timer::ConverterRunning(c.id.clone()),
+        );
+        if let Some(at) = self.converter_idle_due(c) {
+            self.schedule(at, Timer::ConverterIdle(c.id.clone()));
+        }
+    }
+
+    /// Schedules the timers of a new task.
+    pub(crate) fn task_created(&mut self, t: &StoredTask, in_progress_after: Duration) {
+        self.schedule(
+            t.created_at + in_progress_after,
+            Timer::TaskInProgress(t.id.clone()),
+        );
+        if let Some(at) = self.task_idle_due(t) {
+            self.schedule(at, Timer::TaskIdle(t.id.clone()));
         }
     }
 
@@ -343,7 +386,72 @@ impl State {
         Some(t)
     }
 
-    /// Applies every time-driven change due by `now`.
+    /// Schedules a time-driven change.
+    pub(crate) fn schedule(&mut self, at: Duration, timer: Timer) {
+        self.timer_seq += 1;
+        self.timers.push(Reverse((at, self.timer_seq, timer)));
+    }
+
+    /// The channel a task reads from.
+    pub(crate) fn task_channel(t: &StoredTask) -> Option<String> {
+        let tc = t.request.transcoder();
+        tc.audio_inputs
+            .iter()
+            .flatten()
+            .filter_map(|i| i.rtc.as_ref())
+            .chain(
+                tc.video_inputs
+                    .iter()
+                    .flatten()
+                    .filter_map(|i| i.rtc.as_ref()),
+            )
+            .map(|r| r.rtc_channel.clone())
+            .next()
+    }
+
+    /// When converter `c` is due to be destroyed for idleness, if its channel is idle.
+    fn converter_idle_due(&self, c: &StoredConverter) -> Option<Duration> {
+        let since = self.idle_since(c.converter.rtc_channel())?;
+        Some(since.max(c.created_at) + Duration::from_secs(u64::from(c.idle_timeout())))
+    }
+
+    /// When task `t` is due to stop for idleness, if its channel is idle.
+    fn task_idle_due(&self, t: &StoredTask) -> Option<Duration> {
+        let since = self.idle_since(Self::task_channel(t).as_deref())?;
+        let idle = t
+            .request
+            .transcoder()
+            .idle_timeout
+            .unwrap_or(agora_rest_model::limits::TRANSCODER_IDLE_TIMEOUT_DEFAULT);
+        Some(since.max(t.created_at) + Duration::from_secs(u64::from(idle)))
+    }
+
+    /// Schedules the idle checks of everything reading from `channel` (it just went quiet).
+    fn schedule_idle_checks(&mut self, channel: &str) {
+        let mut due = Vec::new();
+        for c in self.converters.values() {
+            if c.converter.rtc_channel() == Some(channel)
+                && let Some(at) = self.converter_idle_due(c)
+            {
+                due.push((at, Timer::ConverterIdle(c.id.clone())));
+            }
+        }
+        for t in self.tasks.values() {
+            if Self::task_channel(t).as_deref() == Some(channel)
+                && let Some(at) = self.task_idle_due(t)
+            {
+                due.push((at, Timer::TaskIdle(t.id.clone())));
+            }
+        }
+        for (at, timer) in due {
+            self.schedule(at, timer);
+        }
+    }
+
+    /// Applies every time-driven change due by `now`, in the order they fell due.
+    ///
+    /// A heap of timers makes each request's catch-up cost the changes due, not the number of
+    /// converters and tasks held (which can be hundreds of thousands).
     pub(crate) fn advance(
         &mut self,
         config: &EmulatorConfig,
@@ -351,100 +459,85 @@ impl State {
         unix_at: impl Fn(Duration) -> u64,
     ) {
         let unix_ms = |d: Duration| unix_at(d) * 1000 + u64::from(d.subsec_millis());
-        // Converters: connecting → running; HA windows ending; idle timeouts.
-        let mut became_running = Vec::new();
-        let mut idle_out = Vec::new();
-        for c in self.converters.values_mut() {
-            if c.ha_until.is_some_and(|t| now >= t) {
-                c.ha_until = None;
-            }
-            let run_at = c.created_at + config.running_after;
-            if c.state == ConverterState::Connecting && now >= run_at {
-                c.state = ConverterState::Running;
-                c.update_ts = unix_at(run_at);
-                became_running.push((c.id.clone(), run_at));
-            }
-        }
-        for (id, at) in became_running {
-            if let Some(c) = self.converters.get(&id).cloned() {
-                self.converter_state_event(&c, unix_ms(at));
-            }
-        }
-        for c in self.converters.values() {
-            if let Some(since) = self.idle_since(c.converter.rtc_channel()) {
-                let due =
-                    since.max(c.created_at) + Duration::from_secs(u64::from(c.idle_timeout()));
-                if now >= due {
-                    idle_out.push((c.id.clone(), due));
+        while self
+            .timers
+            .peek()
+            .is_some_and(|Reverse((at, _, _))| *at <= now)
+        {
+            let Some(Reverse((at, _, timer))) = self.timers.pop() else {
+                break;
+            };
+            match timer {
+                Timer::ConverterRunning(id) => {
+                    let Some(c) = self.converters.get_mut(&id) else {
+                        continue;
+                    };
+                    if c.state != ConverterState::Connecting {
+                        continue;
+                    }
+                    c.state = ConverterState::Running;
+                    c.update_ts = unix_at(at);
+                    let c = c.clone();
+                    self.converter_state_event(&c, unix_ms(at));
+                }
+                Timer::ConverterIdle(id) => {
+                    let Some(c) = self.converters.get(&id) else {
+                        continue;
+                    };
+                    match self.converter_idle_due(c) {
+                        Some(due) if due <= at => {
+                            self.destroy_converter(
+                                &id,
+                                DestroyReason::IdleTimeout,
+                                unix_at(due),
+                                unix_ms(due),
+                            );
+                        }
+                        Some(due) => self.schedule(due, Timer::ConverterIdle(id)),
+                        None => {}
+                    }
+                }
+                Timer::TaskInProgress(id) => {
+                    let Some(t) = self.tasks.get_mut(&id) else {
+                        continue;
+                    };
+                    if t.phase != TaskPhase::Started {
+                        continue;
+                    }
+                    t.phase = TaskPhase::InProgress;
+                    t.notices += 1;
+                    let t = t.clone();
+                    let details = TranscoderEventDetails {
+                        event: TranscoderEventName::Status,
+                        state: Some("running".into()),
+                        stop_reason: None,
+                        transcoder: None,
+                        create_ts: Some(t.create_ts * 1000),
+                        update_ts: Some(unix_ms(at)),
+                    };
+                    self.emit(
+                        transcoder_notice(&t, TranscoderEventKind::Status, details, unix_ms(at)),
+                        unix_ms(at),
+                    );
+                }
+                Timer::TaskIdle(id) => {
+                    let Some(t) = self.tasks.get(&id) else {
+                        continue;
+                    };
+                    match self.task_idle_due(t) {
+                        Some(due) if due <= at => {
+                            self.stop_task(
+                                &id,
+                                "Idle timeout",
+                                config.transcoding_area,
+                                unix_ms(due),
+                            );
+                        }
+                        Some(due) => self.schedule(due, Timer::TaskIdle(id)),
+                        None => {}
+                    }
                 }
             }
-        }
-        for (id, due) in idle_out {
-            self.destroy_converter(&id, DestroyReason::IdleTimeout, unix_at(due), unix_ms(due));
-        }
-        // Tasks: STARTED → IN_PROGRESS; HA windows; idle timeouts.
-        let mut progressed = Vec::new();
-        let mut idle_tasks = Vec::new();
-        for t in self.tasks.values_mut() {
-            if t.ha_until.is_some_and(|u| now >= u) {
-                t.ha_until = None;
-            }
-            let at = t.created_at + config.in_progress_after;
-            if t.phase == TaskPhase::Started && now >= at {
-                t.phase = TaskPhase::InProgress;
-                progressed.push((t.id.clone(), at));
-            }
-        }
-        for (id, at) in progressed {
-            if let Some(t) = self.tasks.get_mut(&id) {
-                t.notices += 1;
-                let t = t.clone();
-                let details = TranscoderEventDetails {
-                    event: TranscoderEventName::Status,
-                    state: Some("running".into()),
-                    stop_reason: None,
-                    transcoder: None,
-                    create_ts: Some(t.create_ts * 1000),
-                    update_ts: Some(unix_ms(at)),
-                };
-                self.emit(
-                    transcoder_notice(&t, TranscoderEventKind::Status, details, unix_ms(at)),
-                    unix_ms(at),
-                );
-            }
-        }
-        for t in self.tasks.values() {
-            let channel = t
-                .request
-                .transcoder()
-                .audio_inputs
-                .iter()
-                .flatten()
-                .filter_map(|i| i.rtc.as_ref())
-                .chain(
-                    t.request
-                        .transcoder()
-                        .video_inputs
-                        .iter()
-                        .flatten()
-                        .filter_map(|i| i.rtc.as_ref()),
-                )
-                .map(|r| r.rtc_channel.as_str())
-                .next();
-            if let Some(since) = self.idle_since(channel) {
-                let idle = t
-                    .request
-                    .transcoder()
-                    .idle_timeout
-                    .unwrap_or(agora_rest_model::limits::TRANSCODER_IDLE_TIMEOUT_DEFAULT);
-                let due = since.max(t.created_at) + Duration::from_secs(u64::from(idle));
-                if now >= due {
-                    idle_tasks.push((t.id.clone(), due));
-                }
-            }
-        }
-        for (id, due) in idle_tasks {
-            self.stop_task(&id, "Idle timeout", config.transcoding_area, unix_ms(due));
         }
     }
 }

@@ -212,6 +212,8 @@ pub(crate) fn create(
         ms,
     );
     let body = task_body(&task, TaskStatus::Started, ServiceStatus::Ready, "");
+    let in_progress_after = ctx.config.in_progress_after;
+    ctx.state.task_created(&task, in_progress_after);
     ctx.state.tasks.insert(id, task);
     crate::wire::json(200, &body)
 }
