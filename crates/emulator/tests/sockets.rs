@@ -238,6 +238,77 @@ async fn webhooks_are_signed_and_delivered() {
     .unwrap();
 }
 
+#[tokio::test]
+async fn webhooks_are_resent_and_duplicated() {
+    tokio::time::timeout(LIMIT, async {
+        // A receiver that fails the first attempt of every notice and records notice ids.
+        let ids: Arc<Mutex<Vec<String>>> = Arc::default();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let seen = Arc::clone(&ids);
+        tokio::spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                let seen = Arc::clone(&seen);
+                let svc = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
+                    let seen = Arc::clone(&seen);
+                    async move {
+                        let body = req.into_body().collect().await.unwrap().to_bytes();
+                        let env = agora_rest_core::ncs::Envelope::parse(&body).unwrap();
+                        let mut seen = seen.lock().unwrap();
+                        let first = !seen.contains(&env.notice_id);
+                        seen.push(env.notice_id);
+                        let mut resp = http::Response::new(Full::new(Bytes::from_static(b"{}")));
+                        if first {
+                            *resp.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
+                        }
+                        Ok::<_, std::convert::Infallible>(resp)
+                    }
+                });
+                tokio::spawn(async move {
+                    let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                        .serve_connection(TokioIo::new(tcp), svc)
+                        .await;
+                });
+            }
+        });
+        let emu = Emulator::builder()
+            .running_after(Duration::from_secs(3600))
+            .webhook(WebhookConfig {
+                url: format!("http://{addr}/ncs"),
+                secret: "s".into(),
+                duplicate_rate: 1.0,
+                out_of_order: false,
+            })
+            .start()
+            .await
+            .unwrap();
+        let (status, _) = send(
+            &format!("{}/na/v1/projects/app/rtmp-converters", emu.url()),
+            Method::POST,
+            CONVERTER,
+        )
+        .await
+        .unwrap();
+        assert_eq!(status, 200);
+        while emu.deliveries().len() < 3 {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let d = emu.deliveries();
+        // One notice (event 1): a failed attempt, the resend at once, then the duplicate.
+        assert_eq!(
+            d.iter().map(|r| r.status).collect::<Vec<_>>(),
+            [500, 200, 200]
+        );
+        assert!(
+            d.iter()
+                .all(|r| r.notice_id == d[0].notice_id && r.event_type == 1)
+        );
+        assert_eq!(ids.lock().unwrap().len(), 3);
+    })
+    .await
+    .unwrap();
+}
+
 #[test]
 fn standalone_binary_prints_one_line_and_serves() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_agora-emulator"))
