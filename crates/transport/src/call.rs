@@ -17,6 +17,10 @@ pub struct Call {
     pub idempotent: bool,
     /// The converter id, for the per-converter Update rate limit.
     pub converter: Option<String>,
+    /// Whether the transport may retry advised statuses itself (default true). A caller that
+    /// runs the vendor's procedure on its own (a supervisor counting consecutive failures)
+    /// turns it off and gets each failure as it happens.
+    pub status_retries: bool,
 }
 
 impl Call {
@@ -27,12 +31,19 @@ impl Call {
             path_template,
             idempotent: op.idempotent(),
             converter: None,
+            status_retries: true,
         }
     }
 
     /// Names the converter (Media Push Update's per-converter limit).
     pub fn for_converter(mut self, id: impl Into<String>) -> Self {
         self.converter = Some(id.into());
+        self
+    }
+
+    /// Hands every non-2xx answer back at once, with its advised action, instead of retrying.
+    pub fn without_status_retries(mut self) -> Self {
+        self.status_retries = false;
         self
     }
 

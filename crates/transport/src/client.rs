@@ -61,6 +61,7 @@ pub struct Client {
     stack: Stack,
     app_id: Arc<str>,
     user_agent: HeaderValue,
+    jitter: crate::layer::retry::Jitter,
 }
 
 impl std::fmt::Debug for Client {
@@ -85,6 +86,12 @@ impl Client {
             config,
             inner: None,
         }
+    }
+
+    /// A jitter fraction in `[0, 1]` from the configured source, for procedures above the
+    /// transport (create confirmation, supervisors) that wait on the vendor's schedules.
+    pub fn jitter(&self) -> f64 {
+        (self.jitter)().clamp(0.0, 1.0)
     }
 
     /// The app id the client was built for.
@@ -303,6 +310,7 @@ impl ClientBuilder {
             stack: BoxCloneSyncService::new(stack),
             app_id: config.app_id.into(),
             user_agent,
+            jitter: config.jitter,
         })
     }
 }

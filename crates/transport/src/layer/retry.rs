@@ -142,7 +142,11 @@ impl Policy<Request<Bytes>, Response<Bytes>, Error> for VendorRetryPolicy {
         let action = classify(call.op, resp.status().as_u16(), code);
         let error = status_error(&call, req, resp, action);
         let plan = match action {
-            Action::Retry(plan) if call.idempotent && self.shared.enabled => plan,
+            Action::Retry(plan)
+                if call.idempotent && call.status_retries && self.shared.enabled =>
+            {
+                plan
+            }
             _ => {
                 *result = Err(error);
                 return None;

@@ -1,0 +1,318 @@
+//! The Media Push client: converters by id, with their creation region remembered.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use agora_rest_core::operation::Operation;
+use agora_rest_core::quota::Tier;
+use agora_rest_core::region::PathRegion;
+use agora_rest_core::update_rules::ConverterShape;
+use agora_rest_model::mediapush::{
+    Converter, ConverterInfo, ConverterResponse, ConverterStatus, GetConverterResponse,
+    UpdateConverterRequest,
+};
+use agora_rest_transport::store::{
+    InMemorySequenceStore, LedgerStore, SequenceKind, SequenceStore,
+};
+use agora_rest_transport::{Call, Client, ResponseIds};
+use bytes::Bytes;
+use http::Method;
+
+use crate::Error;
+use crate::update::Update;
+
+/// Path templates, for trace spans.
+pub(crate) const CREATE_PATH: &str = "/{region}/v1/projects/{appId}/rtmp-converters";
+pub(crate) const ONE_PATH: &str = "/{region}/v1/projects/{appId}/rtmp-converters/{converterId}";
+pub(crate) const LIST_PATH: &str = "/v1/projects/{appId}/rtmp-converters";
+pub(crate) const CHANNEL_LIST_PATH: &str = "/v1/projects/{appId}/channels/{cname}/rtmp-converters";
+
+/// How the client behaves; the defaults are the vendor's best practice.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct MediaPushConfig {
+    /// Refuse creates without a name (default true): only a named create can be made
+    /// idempotent, because the name is how a retry finds the converter an earlier attempt made.
+    pub require_name: bool,
+    /// Count converters per region and tier locally and refuse one that would break a cap,
+    /// instead of drawing a 429 (off by default: accounts get raised caps).
+    pub quota: Option<Arc<dyn LedgerStore>>,
+    /// Where update sequence numbers come from (in memory by default; persist them to survive
+    /// restarts).
+    pub sequences: Arc<dyn SequenceStore>,
+}
+
+impl Default for MediaPushConfig {
+    fn default() -> Self {
+        MediaPushConfig {
+            require_name: true,
+            quota: None,
+            sequences: Arc::new(InMemorySequenceStore::new(SequenceKind::MediaPush)),
+        }
+    }
+}
+
+impl MediaPushConfig {
+    /// Allows nameless creates (they are then not retried after an uncertain failure).
+    pub fn allow_nameless(mut self) -> Self {
+        self.require_name = false;
+        self
+    }
+
+    /// Refuses locally what the concurrency caps would refuse.
+    pub fn with_quota(mut self, ledger: Arc<dyn LedgerStore>) -> Self {
+        self.quota = Some(ledger);
+        self
+    }
+
+    /// Uses another sequence store.
+    pub fn with_sequences(mut self, store: Arc<dyn SequenceStore>) -> Self {
+        self.sequences = store;
+        self
+    }
+}
+
+/// What the client remembers about a converter.
+#[derive(Debug, Clone)]
+pub(crate) struct Known {
+    pub(crate) region: PathRegion,
+    pub(crate) shape: ConverterShape,
+    pub(crate) tier: Tier,
+}
+
+/// A created (or adopted) converter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Created {
+    /// Id, times and state.
+    pub converter: ConverterStatus,
+    /// The region it lives in.
+    pub region: PathRegion,
+    /// True when an earlier uncertain attempt had created it and this call found it.
+    pub adopted: bool,
+    /// The ids of the response, when there was one (none for an adopted converter).
+    pub ids: ResponseIds,
+}
+
+/// The Media Push client. Cheap to clone; clones share their memory of converters.
+///
+/// ```
+/// use agora_rest_core::region::PathRegion;
+/// use agora_rest_emulator::Emulator;
+/// use agora_rest_mediapush::{MediaPush, Update};
+/// use agora_rest_model::mediapush::{AudioOptions, ConverterBuilder, LayoutElement, LayoutRegion, VideoOptions};
+/// use agora_rest_transport::{Client, Config, Credentials};
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_all().start_paused(true).build().unwrap().block_on(async {
+/// let emulator = Emulator::builder().build();
+/// let config = Config::new("my-app", Credentials::new("customer-id", "customer-secret")?);
+/// let push = MediaPush::new(Client::builder(config).with_service(emulator.service()).build()?);
+///
+/// let converter = ConverterBuilder::transcoded("show68", "rtmp://push.example.com/live/show68")
+///     .name("show68_horizontal")
+///     .audio(AudioOptions::default())
+///     .video(VideoOptions::new(1280, 720, 2000)
+///         .with_layout(vec![LayoutElement::stream(42, LayoutRegion::new(0, 0, 1280, 720))]))
+///     .build()?;
+/// let created = push.create(PathRegion::Na, converter).await?;
+/// push.update(&created.converter.id, Update::new().rtmp_url("rtmp://backup.example.com/live/show68")).await?;
+/// assert_eq!(push.get(&created.converter.id).await?.rtmp_url.as_deref(), Some("rtmp://backup.example.com/live/show68"));
+/// push.delete(&created.converter.id).await?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
+#[derive(Debug, Clone)]
+pub struct MediaPush {
+    pub(crate) client: Client,
+    pub(crate) config: MediaPushConfig,
+    known: Arc<Mutex<HashMap<String, Known>>>,
+    update_locks: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
+}
+
+/// Percent-encodes a path segment (channel names may hold spaces and punctuation).
+pub(crate) fn encode_segment(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+impl MediaPush {
+    /// A client with the default (best-practice) configuration.
+    pub fn new(client: Client) -> Self {
+        MediaPush::with_config(client, MediaPushConfig::default())
+    }
+
+    /// A client with `config`.
+    pub fn with_config(client: Client, config: MediaPushConfig) -> Self {
+        MediaPush {
+            client,
+            config,
+            known: Arc::default(),
+            update_locks: Arc::default(),
+        }
+    }
+
+    /// The transport client.
+    pub fn transport(&self) -> &Client {
+        &self.client
+    }
+
+    pub(crate) fn app(&self) -> &str {
+        self.client.app_id()
+    }
+
+    pub(crate) fn known(&self, id: &str) -> Result<Known, Error> {
+        self.known
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(id)
+            .cloned()
+            .ok_or_else(|| Error::UnknownConverter { id: id.to_string() })
+    }
+
+    pub(crate) fn learn(&self, id: &str, region: PathRegion, converter: &Converter) {
+        let tier = crate::create::tier_of(converter);
+        self.known
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(
+                id.to_string(),
+                Known {
+                    region,
+                    shape: converter.shape(),
+                    tier,
+                },
+            );
+    }
+
+    /// Tells the client about a converter created elsewhere (another process, before a
+    /// restart): its region, and optionally the last update sequence used on it.
+    pub async fn remember(
+        &self,
+        id: &str,
+        region: PathRegion,
+        last_sequence: Option<u64>,
+    ) -> Result<ConverterInfo, Error> {
+        self.known
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(
+                id.to_string(),
+                Known {
+                    region,
+                    shape: ConverterShape::Raw,
+                    tier: Tier::Sd,
+                },
+            );
+        if let Some(seq) = last_sequence {
+            self.config.sequences.observe(id, seq).await?;
+        }
+        let info = self.get(id).await?;
+        let converter = Converter {
+            transcode_options: info.transcode_options.clone(),
+            raw_options: info.raw_options.clone(),
+            ..Converter::default()
+        };
+        self.learn(id, region, &converter);
+        Ok(info)
+    }
+
+    fn forget(&self, id: &str) -> Option<Known> {
+        self.update_locks
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(id);
+        self.known
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(id)
+    }
+
+    fn one_path(&self, region: PathRegion, id: &str) -> String {
+        format!(
+            "/{region}/v1/projects/{}/rtmp-converters/{}",
+            encode_segment(self.app()),
+            encode_segment(id)
+        )
+    }
+
+    /// Reads a converter (REFERENCE §2.6; both documented shapes are understood).
+    pub async fn get(&self, id: &str) -> Result<ConverterInfo, Error> {
+        self.get_with(id, Call::new(Operation::PushGet, ONE_PATH))
+            .await
+    }
+
+    pub(crate) async fn get_with(&self, id: &str, call: Call) -> Result<ConverterInfo, Error> {
+        let known = self.known(id)?;
+        let req = self
+            .client
+            .request(call, Method::GET, &self.one_path(known.region, id), None)?;
+        let (resp, _): (GetConverterResponse, _) = self
+            .client
+            .send_json(req, "Media Push Get response")
+            .await?;
+        Ok(resp.converter)
+    }
+
+    /// Deletes a converter; a converter already gone counts as deleted.
+    pub async fn delete(&self, id: &str) -> Result<(), Error> {
+        let known = self.known(id)?;
+        let req = self.client.request(
+            Call::new(Operation::PushDelete, ONE_PATH),
+            Method::DELETE,
+            &self.one_path(known.region, id),
+            None,
+        )?;
+        match self.client.send(req).await {
+            Ok(_) => {}
+            Err(e) if e.status() == Some(404) => {}
+            Err(e) => return Err(e.into()),
+        }
+        if let (Some(known), Some(ledger)) = (self.forget(id), &self.config.quota) {
+            ledger.release(known.region.area(), known.tier).await?;
+        }
+        Ok(())
+    }
+
+    /// Updates a converter with the next `sequence` (REFERENCE §2.5).
+    ///
+    /// Immutable fields are refused before anything is sent. Updates of one converter are
+    /// sent one at a time, so no update ever goes out with a sequence lower than one already
+    /// sent, however many tasks update it concurrently.
+    pub async fn update(&self, id: &str, update: Update) -> Result<ConverterStatus, Error> {
+        let known = self.known(id)?;
+        let request =
+            UpdateConverterRequest::new(update.converter, update.fields.iter().map(String::as_str));
+        request.validate(known.shape)?;
+        let lock = Arc::clone(
+            self.update_locks
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .entry(id.to_string())
+                .or_default(),
+        );
+        let _serial = lock.lock().await;
+        let sequence = self.config.sequences.next(id).await?;
+        let path = format!("{}?sequence={sequence}", self.one_path(known.region, id));
+        let body = serde_json::to_vec(&request).map_err(|e| agora_rest_model::Error::Decode {
+            what: "Media Push Update request",
+            reason: e.to_string(),
+        })?;
+        let req = self.client.request(
+            Call::new(Operation::PushUpdate, ONE_PATH).for_converter(id),
+            Method::PATCH,
+            &path,
+            Some(Bytes::from(body)),
+        )?;
+        let (resp, _): (ConverterResponse, _) = self
+            .client
+            .send_json(req, "Media Push Update response")
+            .await?;
+        Ok(resp.converter)
+    }
+}

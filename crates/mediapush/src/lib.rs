@@ -1,0 +1,33 @@
+//! A Media Push (RTMP converter) client for Agora that applies the vendor's best practices by
+//! default.
+//!
+//! - Requests are built with `agora-rest-model`'s builders and validated before sending: a bad
+//!   field is an error naming the field and the rule.
+//! - [`MediaPush::create`] is idempotent by name: after a 504, a timeout or a retryable failure
+//!   it lists the channel for the name before creating again, and a 409 that follows its own
+//!   earlier attempt returns the converter that attempt made.
+//! - [`MediaPush::update`] sends the next `sequence` for the converter, serialised per
+//!   converter, with the `fields` mask built from a typed [`Update`]; immutable fields are
+//!   refused locally.
+//! - [`MediaPush::list`] and [`MediaPush::list_channel`] are streams that follow the cursor.
+//! - The client remembers each converter's creation region for Get, Update and Delete.
+//! - [`MediaPush::supervise`] keeps a converter alive: polls, counts failures as the guide
+//!   says, and re-creates; [`Redundancy`] gives backups and isolated copies.
+//!
+//! Rate limits, retries of idempotent calls, domain failover and request ids come from the
+//! transport (`agora-rest-transport`).
+
+mod client;
+mod create;
+mod error;
+mod list;
+mod quota;
+mod redundancy;
+mod supervisor;
+mod update;
+
+pub use client::{Created, MediaPush, MediaPushConfig};
+pub use error::Error;
+pub use redundancy::Redundancy;
+pub use supervisor::{Recreate, SupervisorConfig, SupervisorEvent, SupervisorHandle};
+pub use update::Update;
