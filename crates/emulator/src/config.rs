@@ -45,6 +45,9 @@ pub struct EmulatorConfig {
     pub transcoding_area: Area,
     /// A converter goes from `connecting` to `running` after this long.
     pub running_after: Duration,
+    /// A task reports `STARTING` (not yet started) for this long after Create (default 0: it
+    /// is `STARTED` at once, as the docs' Create example shows). For testing slow starts.
+    pub starting_for: Duration,
     /// A task goes from `STARTED` to `IN_PROGRESS` after this long.
     pub in_progress_after: Duration,
     /// Get's answer shape.
@@ -74,6 +77,7 @@ impl Default for EmulatorConfig {
             credentials: None,
             transcoding_area: Area::Us,
             running_after: Duration::from_secs(2),
+            starting_for: Duration::ZERO,
             in_progress_after: Duration::from_secs(3),
             get_shape: GetShapeMode::ByKind,
             list_page_size: PUSH_LIST_PAGE_MAX,

@@ -117,6 +117,12 @@ impl EmulatorBuilder {
         self
     }
 
+    /// Makes tasks report `STARTING` for this long after Create (slow starts).
+    pub fn starting_for(mut self, d: Duration) -> Self {
+        self.config.starting_for = d;
+        self
+    }
+
     /// Sets how long a task stays `STARTED`.
     pub fn in_progress_after(mut self, d: Duration) -> Self {
         self.config.in_progress_after = d;

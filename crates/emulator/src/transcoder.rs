@@ -227,15 +227,20 @@ fn find<'a>(
     query: Option<&str>,
 ) -> Result<&'a mut StoredTask, Response<Bytes>> {
     let now = ctx.now;
-    let token = query_param(query, "builderToken");
+    // Any token minted for the task's instance id is accepted (the docs are SILENT; the
+    // clients reuse a token for the whole task, and one that adopts a running task after a
+    // 409 only holds its own token for the same instance).
+    let token_instance = query_param(query, "builderToken")
+        .and_then(|t| ctx.state.tokens.get(&t))
+        .map(|t| (t.app_id.clone(), t.instance_id.clone()));
     match ctx.state.tasks.get_mut(id) {
         Some(t) if t.app_id == app && t.ha_until.is_none_or(|u| now >= u) => {
-            if token.as_deref() == Some(t.token.as_str()) {
+            if token_instance.as_ref() == Some(&(t.app_id.clone(), t.instance_id.clone())) {
                 Ok(t)
             } else {
                 Err(message(
                     400,
-                    "Invalid parameter: builderToken. It is not the token of this task.",
+                    "Invalid parameter: builderToken. It was not minted for this task's instanceId.",
                 ))
             }
         }
@@ -252,7 +257,12 @@ pub(crate) fn query(
     id: &str,
     query: Option<&str>,
 ) -> Response<Bytes> {
+    let (now, starting_for) = (ctx.now, ctx.config.starting_for);
     match find(ctx, app, id, query) {
+        Ok(t) if now < t.created_at + starting_for => crate::wire::json(
+            200,
+            &task_body(t, TaskStatus::Starting, ServiceStatus::Ready, ""),
+        ),
         Ok(t) => crate::wire::json(200, &running_body(t)),
         Err(r) => r,
     }

@@ -214,6 +214,9 @@ pub struct StatusError {
     pub resource_id: Option<String>,
     /// What core's classifier advises.
     pub action: Action,
+    /// The raw error body (at most 4 KiB), for fields the typed ones do not cover (a Cloud
+    /// Transcoding 409 may name the running task).
+    pub body: bytes::Bytes,
 }
 
 impl std::fmt::Display for StatusError {
@@ -422,6 +425,7 @@ mod tests {
             request_id: Some("rid-1".into()),
             resource_id: None,
             action: Action::AlreadyExists,
+            body: bytes::Bytes::new(),
         }));
         assert_eq!(
             e.to_string(),

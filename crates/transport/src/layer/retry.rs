@@ -106,6 +106,7 @@ pub(crate) fn status_error(
         request_id,
         resource_id: header(resp, X_RESOURCE_ID),
         action,
+        body: resp.body().slice(..resp.body().len().min(4096)),
     }))
 }
 

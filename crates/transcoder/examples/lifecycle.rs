@@ -1,0 +1,93 @@
+//! A task's life on the in-process emulator: start (through four 206s, then the backup UID),
+//! update, watch (two 2-minute checks), stop. Runs on tokio's paused clock, so the guide's
+//! waits take no real time.
+//!
+//! Run: `cargo run -p agora-rest-transcoder --example lifecycle`
+
+#![allow(clippy::print_stdout)] // an example prints its steps
+
+use agora_rest_core::name::UidPair;
+use agora_rest_core::operation::Operation;
+use agora_rest_emulator::{Emulator, Fault, FaultRule};
+use agora_rest_model::transcoder::{
+    AudioInput, AudioProfile, Output, TranscoderConfigBuilder, VideoOption,
+};
+use agora_rest_transcoder::{HealthEvent, StartSpec, Transcoder, WatchConfig};
+use agora_rest_transport::{Client, Config, Credentials};
+use futures_util::StreamExt;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .start_paused(true)
+        .build()?
+        .block_on(run())
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    let emulator = Emulator::builder()
+        .credentials("customer-id", "customer-secret")
+        .fault(FaultRule::calls(
+            Operation::TranscodeCreate,
+            1,
+            4,
+            Fault::Partial206,
+        ))
+        .build();
+    let config = Config::new(
+        "demo-app",
+        Credentials::new("customer-id", "customer-secret")?,
+    );
+    let transcoder = Transcoder::new(
+        Client::builder(config)
+            .with_service(emulator.service())
+            .build()?,
+    );
+
+    let config = TranscoderConfigBuilder::new()
+        .audio_input(AudioInput::rtc("show68", 0, "input-token"))
+        .output(
+            Output::rtc("show68-mix", 1001, "output-token")
+                .with_audio(AudioProfile::MusicStandard)
+                .with_video(VideoOption::new(640, 360, 800)),
+        )
+        .build()?;
+    let spec = StartSpec::new("show68-mix", UidPair::new(1001, 1002)?, config)?;
+
+    let task = transcoder.start(spec).await?;
+    println!(
+        "started   {} as UID {} (after four 206s: backup UID, new token)",
+        task.task_id(),
+        task.uid()
+    );
+
+    let mut new = task.config();
+    if let Some(v) = new.outputs[0].video_option.as_mut() {
+        v.bitrate = Some(600);
+    }
+    task.update(new).await?;
+    println!("updated   output bitrate -> 600 Kbps (sequenceId 0)");
+
+    let (watch, events) = task.watch(WatchConfig::default());
+    let mut events = Box::pin(events);
+    let mut healthy = 0;
+    while let Some(event) = events.next().await {
+        println!("watch     {event:?}");
+        match event {
+            HealthEvent::Running { .. } => {
+                healthy += 1;
+                if healthy == 2 {
+                    watch.stop().await;
+                }
+            }
+            HealthEvent::Stopped => break,
+            _ => {}
+        }
+    }
+    let stopped = task.stop().await?.ok_or("the task was already gone")?;
+    println!("stopped   {} ({})", stopped.task_id, stopped.status);
+    if !emulator.tasks().is_empty() {
+        return Err("a task is still running".into());
+    }
+    Ok(())
+}

@@ -1,0 +1,311 @@
+//! Every branch of `start`, updates and the watch, against the in-process emulator under
+//! tokio's paused clock.
+
+#![allow(clippy::unwrap_used)] // tests fail loudly on a broken setup
+
+use std::time::Duration;
+
+use agora_rest_core::name::UidPair;
+use agora_rest_core::operation::Operation;
+use agora_rest_emulator::{Emulator, Fault, FaultRule};
+use agora_rest_model::transcoder::{
+    AudioInput, Output, TranscoderConfig, TranscoderConfigBuilder, VideoOption,
+};
+use agora_rest_transcoder::{Error, HealthEvent, StartSpec, Transcoder, WatchConfig};
+use agora_rest_transport::{Client, Config, Credentials};
+use futures_util::StreamExt;
+
+fn transcoder(emu: &Emulator) -> Transcoder {
+    let c = Config::new("app", Credentials::new("cid", "csecret").unwrap()).with_jitter(|| 0.0);
+    Transcoder::new(
+        Client::builder(c)
+            .with_service(emu.service())
+            .build()
+            .unwrap(),
+    )
+}
+
+fn config() -> TranscoderConfig {
+    TranscoderConfigBuilder::new()
+        .audio_input(AudioInput::rtc("show68", 0, "in-token"))
+        .output(
+            Output::rtc("show68-mix", 1001, "out-token")
+                .with_video(VideoOption::new(640, 360, 800)),
+        )
+        .build()
+        .unwrap()
+}
+
+fn spec() -> StartSpec {
+    StartSpec::new("inst-1", UidPair::new(1001, 1002).unwrap(), config()).unwrap()
+}
+
+/// Request times of `op`, in seconds since the first Create (rounded to 0.1 s). The account's
+/// 10 requests/s limit spaces calls 100 ms apart, so Create follows Acquire by 0.1 s.
+fn times(emu: &Emulator, op: Operation) -> Vec<f64> {
+    let log = emu.request_log();
+    let origin = log
+        .iter()
+        .find(|l| l.op == Some(Operation::TranscodeCreate))
+        .map_or(Duration::ZERO, |l| l.at);
+    log.iter()
+        .filter(|l| l.op == Some(op))
+        .map(|l| ((l.at.as_secs_f64() - origin.as_secs_f64()) * 10.0).round() / 10.0)
+        .collect()
+}
+
+#[tokio::test(start_paused = true)]
+async fn happy_path_acquire_create_confirm() {
+    let emu = Emulator::builder().build();
+    let t = transcoder(&emu);
+    let handle = t.start(spec()).await.unwrap();
+    assert_eq!(handle.uid(), 1001);
+    assert_eq!(
+        times(&emu, Operation::Acquire),
+        [-0.1],
+        "Create follows Acquire at once (well within 2 s)"
+    );
+    assert_eq!(times(&emu, Operation::TranscodeCreate), [0.0]);
+    assert_eq!(
+        times(&emu, Operation::TranscodeQuery),
+        [5.0],
+        "the first Query 5 s after the task id"
+    );
+    assert_eq!(emu.tasks().len(), 1);
+    assert!(
+        !format!("{handle:?}").contains("in-token"),
+        "tokens never print"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn partial_success_retries_then_backup_uid() {
+    let emu = Emulator::builder()
+        .fault(FaultRule::calls(
+            Operation::TranscodeCreate,
+            1,
+            4,
+            Fault::Partial206,
+        ))
+        .build();
+    let t = transcoder(&emu);
+    let handle = t.start(spec()).await.unwrap();
+    assert_eq!(
+        times(&emu, Operation::TranscodeCreate),
+        [0.0, 3.0, 9.0, 18.0, 18.2]
+    );
+    assert_eq!(
+        times(&emu, Operation::Acquire),
+        [-0.1, 18.1],
+        "a new token for the backup UID"
+    );
+    assert_eq!(handle.uid(), 1002);
+    let task = &emu.tasks()[0];
+    assert_eq!(
+        task.request.transcoder().outputs[0]
+            .rtc
+            .as_ref()
+            .unwrap()
+            .rtc_uid,
+        1002
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn server_errors_retry_with_the_same_token() {
+    let emu = Emulator::builder()
+        .fault(FaultRule::calls(
+            Operation::TranscodeCreate,
+            1,
+            3,
+            Fault::Status(503),
+        ))
+        .build();
+    let t = transcoder(&emu);
+    let handle = t.start(spec()).await.unwrap();
+    assert_eq!(
+        times(&emu, Operation::TranscodeCreate),
+        [0.0, 3.0, 9.0, 18.0]
+    );
+    assert_eq!(times(&emu, Operation::Acquire).len(), 1);
+    assert_eq!(handle.uid(), 1001);
+}
+
+#[tokio::test(start_paused = true)]
+async fn code_65_retries_after_3_and_6() {
+    let emu = Emulator::builder()
+        .fault(FaultRule::calls(
+            Operation::TranscodeCreate,
+            1,
+            2,
+            Fault::Code65(500),
+        ))
+        .build();
+    let t = transcoder(&emu);
+    t.start(spec()).await.unwrap();
+    assert_eq!(times(&emu, Operation::TranscodeCreate), [0.0, 3.0, 9.0]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_commit_then_504_is_adopted_not_duplicated() {
+    let emu = Emulator::builder()
+        .fault(FaultRule::nth(
+            Operation::TranscodeCreate,
+            1,
+            Fault::CommitThen504,
+        ))
+        .build();
+    let t = transcoder(&emu);
+    let handle = t.start(spec()).await.unwrap();
+    assert_eq!(emu.tasks().len(), 1, "no duplicate task");
+    assert_eq!(handle.task_id(), emu.tasks()[0].id);
+    assert_eq!(
+        times(&emu, Operation::TranscodeCreate),
+        [0.0, 3.0],
+        "the resend met a 409 naming the task"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_already_started_instance_is_adopted() {
+    let emu = Emulator::builder().build();
+    let t = transcoder(&emu);
+    let first = t.start(spec()).await.unwrap();
+    let second = t.start(spec()).await.unwrap();
+    assert_eq!(first.task_id(), second.task_id());
+    assert_eq!(emu.tasks().len(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_slow_start_times_out_at_90_seconds() {
+    let emu = Emulator::builder()
+        .starting_for(Duration::from_secs(600))
+        .build();
+    let t = transcoder(&emu);
+    match t.start(spec()).await {
+        Err(Error::StartupTimedOut { last_status, .. }) => assert_eq!(last_status, "STARTING"),
+        other => panic!("{other:?}"),
+    }
+    let q = times(&emu, Operation::TranscodeQuery);
+    assert_eq!(q.first(), Some(&5.0));
+    assert_eq!(q.last(), Some(&90.0));
+    // A start that takes 20 s is confirmed by the backed-off Queries.
+    let emu = Emulator::builder()
+        .starting_for(Duration::from_secs(20))
+        .build();
+    transcoder(&emu).start(spec()).await.unwrap();
+    assert_eq!(times(&emu, Operation::TranscodeQuery), [5.0, 10.0, 20.0]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_token_older_than_two_seconds_is_acquired_again() {
+    let emu = Emulator::builder().build();
+    let t = transcoder(&emu);
+    let old = t.acquire("inst-1").await.unwrap();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(!old.fresh());
+    t.start_with_token(spec(), old).await.unwrap();
+    assert_eq!(
+        times(&emu, Operation::Acquire),
+        [-3.1, -0.1],
+        "the old token was replaced"
+    );
+    let fresh = t.acquire("inst-2").await.unwrap();
+    let mut s = spec();
+    s.instance_id = "inst-2".into();
+    t.start_with_token(s, fresh).await.unwrap();
+    assert_eq!(
+        times(&emu, Operation::Acquire).len(),
+        3,
+        "a fresh token is used as is"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn bad_input_is_refused_before_any_request() {
+    let mut bad = config();
+    bad.idle_timeout = Some(0);
+    let err = StartSpec::new("inst", UidPair::new(1, 2).unwrap(), bad).unwrap_err();
+    assert!(
+        matches!(err, Error::Invalid(ref e) if e.field() == Some("transcoder.idleTimeout")),
+        "{err}"
+    );
+    assert!(StartSpec::new("bad id!", UidPair::new(1, 2).unwrap(), config()).is_err());
+}
+
+#[tokio::test(start_paused = true)]
+async fn updates_and_stop() {
+    let emu = Emulator::builder().build();
+    let t = transcoder(&emu);
+    let handle = t.start(spec()).await.unwrap();
+    let mut new = handle.config();
+    new.outputs[0].video_option.as_mut().unwrap().bitrate = Some(600);
+    handle.update(new.clone()).await.unwrap();
+    new.outputs[0].video_option.as_mut().unwrap().bitrate = Some(500);
+    handle.update(new.clone()).await.unwrap();
+    let seqs: Vec<String> = emu
+        .request_log()
+        .iter()
+        .filter(|l| l.op == Some(Operation::TranscodeUpdate))
+        .map(|l| {
+            l.path
+                .split("sequenceId=")
+                .nth(1)
+                .unwrap()
+                .split('&')
+                .next()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(seqs, ["0", "1"]);
+    assert_eq!(handle.query().await.unwrap().sequence_id.0, 1);
+    // A change the service does not apply is refused before sending.
+    let before = emu.request_log().len();
+    let mut fixed = new.clone();
+    fixed.idle_timeout = Some(900);
+    assert!(matches!(handle.update(fixed).await, Err(Error::Invalid(_))));
+    assert_eq!(emu.request_log().len(), before);
+    let stopped = handle.stop().await.unwrap().unwrap();
+    assert_eq!(stopped.status.as_str(), "STOPPED");
+    assert!(handle.stop().await.unwrap().is_none(), "already gone");
+}
+
+#[tokio::test(start_paused = true)]
+async fn watch_confirms_a_404_before_exit_and_can_restart() {
+    let emu = Emulator::builder().build();
+    let t = transcoder(&emu);
+    let handle = t.start(spec()).await.unwrap();
+    let (watch, events) = handle.watch(WatchConfig::default().restart(true));
+    let mut events = Box::pin(events);
+    assert!(matches!(
+        events.next().await.unwrap(),
+        HealthEvent::Running { .. }
+    ));
+    // The task exits behind the watch's back (idle channel), then 404s are confirmed.
+    let gone_at = tokio::time::Instant::now();
+    emu.set_publishers("show68", false);
+    let mut confirmations = Vec::new();
+    loop {
+        match events.next().await.unwrap() {
+            HealthEvent::ConfirmingExit { attempt, .. } => confirmations.push(attempt),
+            HealthEvent::Exited { .. } => break,
+            HealthEvent::Running { .. } => {}
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(confirmations, [1, 2, 3]);
+    assert!(
+        gone_at.elapsed() >= Duration::from_secs(300),
+        "idle timeout first"
+    );
+    emu.set_publishers("show68", true);
+    let HealthEvent::Restarted { old, new, uid } = events.next().await.unwrap() else {
+        panic!()
+    };
+    assert_ne!(old, new);
+    assert_eq!(uid, 1002, "the restart alternates the UID");
+    let exits: Vec<f64> = times(&emu, Operation::TranscodeQuery);
+    assert!(exits.len() >= 4);
+    watch.stop().await;
+}
