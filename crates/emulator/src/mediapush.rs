@@ -254,7 +254,9 @@ pub(crate) fn update(
         let Ok(c) = find(ctx, region, app, id) else {
             return reason(404, text::NOT_FOUND);
         };
-        c.sequence.offer(sequence)
+        // Judge without recording: the sequence counts as applied only once the update is.
+        let mut probe = c.sequence;
+        probe.offer(sequence)
     };
     match verdict {
         SequenceVerdict::Stale { highest } => {
@@ -311,6 +313,7 @@ pub(crate) fn update(
     let Ok(c) = find(ctx, region, app, id) else {
         return reason(404, text::NOT_FOUND);
     };
+    c.sequence.offer(sequence);
     c.converter = updated;
     c.tier = tier_after;
     c.update_ts = unix;

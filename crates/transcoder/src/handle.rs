@@ -4,7 +4,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use agora_rest_core::operation::Operation;
 use agora_rest_model::BuilderToken;
-use agora_rest_model::transcoder::{CreateTaskRequest, Task, TranscoderConfig};
+use agora_rest_model::transcoder::{CreateTaskRequest, Output, Task, TranscoderConfig};
 use agora_rest_transport::Call;
 use bytes::Bytes;
 use http::Method;
@@ -24,6 +24,52 @@ pub struct TaskHandle {
     pub(crate) config: Arc<Mutex<TranscoderConfig>>,
     pub(crate) spec: StartSpec,
     pub(crate) update_lock: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl Transcoder {
+    /// A handle on a task started elsewhere (another process, before a restart): acquires a
+    /// token for its instance id, reads its config, and resumes `sequenceId` after the task's
+    /// (or `after_sequence`, if higher).
+    pub async fn adopt(
+        &self,
+        task_id: &str,
+        instance_id: &str,
+        after_sequence: Option<u64>,
+    ) -> Result<TaskHandle, Error> {
+        let token = self.acquire(instance_id).await?;
+        let task = self.query(task_id, &token.token).await?;
+        let config: TranscoderConfig = serde_json::from_value(
+            task.services
+                .cloud_transcoder
+                .config
+                .get("transcoder")
+                .cloned()
+                .unwrap_or_default(),
+        )
+        .unwrap_or_default();
+        // The task's sequenceId reads 0 before any update too: resume after it either way
+        // (a gap is harmless, a repeat would not be applied).
+        let seq = after_sequence.unwrap_or(0).max(task.sequence_id.0);
+        self.sequences.observe(task_id, seq).await?;
+        let uid = config.outputs.iter().find_map(Output::rtc_uid).unwrap_or(1);
+        let uids =
+            agora_rest_core::name::UidPair::new(uid.max(1), uid.max(1).wrapping_add(1).max(2))?;
+        Ok(TaskHandle {
+            transcoder: self.clone(),
+            task_id: task_id.to_string(),
+            token: token.token,
+            instance_id: instance_id.to_string(),
+            uid,
+            config: Arc::new(Mutex::new(config.clone())),
+            spec: StartSpec {
+                instance_id: instance_id.to_string(),
+                uids,
+                config,
+                max_rounds: 4,
+            },
+            update_lock: Arc::default(),
+        })
+    }
 }
 
 impl TaskHandle {

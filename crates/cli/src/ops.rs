@@ -1,0 +1,544 @@
+//! Task operations against the real service or `--endpoint URL` (the emulator).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use agora_rest_core::name::UidPair;
+use agora_rest_core::region::{Area, PathRegion};
+use agora_rest_mediapush::{MediaPush, Update};
+use agora_rest_model::mediapush::{
+    AudioOptions, Canvas, Converter, ConverterBuilder, CreateConverterRequest, LayoutElement,
+    LayoutRegion, VideoOptions,
+};
+use agora_rest_model::transcoder::{
+    AudioInput, CreateTaskRequest, Output, TranscoderConfig, TranscoderConfigBuilder, VideoOption,
+};
+use agora_rest_transcoder::{StartSpec, Transcoder, WatchConfig};
+use agora_rest_transport::{Client, Config, Credentials};
+use futures_util::{StreamExt, TryStreamExt};
+
+use crate::Failure;
+
+/// How results are printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum OutputFormat {
+    /// `key: value` lines.
+    Table,
+    /// One JSON document.
+    Json,
+}
+
+/// Where to send requests and as whom.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Target {
+    /// The project's app id.
+    #[arg(long, env = "AGORA_APP_ID", global = true)]
+    app_id: Option<String>,
+    /// A file of KEY=VALUE lines (AGORA_APP_ID, AGORA_CUSTOMER_ID, AGORA_CUSTOMER_SECRET).
+    #[arg(long, env = "AGORA_CONFIG", global = true)]
+    config: Option<PathBuf>,
+    /// Send requests to this base URL instead (e.g. the emulator at http://127.0.0.1:8080).
+    #[arg(long, env = "AGORA_ENDPOINT", global = true)]
+    endpoint: Option<String>,
+    /// The area: US, EU, AP or CN (picks the primary domain and failover regions).
+    #[arg(long, default_value = "US", global = true)]
+    area: String,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "table", global = true)]
+    output: OutputFormat,
+}
+
+fn from_file(path: &Option<PathBuf>, key: &str) -> Result<Option<String>, Failure> {
+    let Some(path) = path else { return Ok(None) };
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Failure::input(format!("--config {}: {e}", path.display())))?;
+    Ok(text
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .find(|(k, _)| k.trim() == key)
+        .map(|(_, v)| v.trim().to_string()))
+}
+
+impl Target {
+    fn client(&self) -> Result<Client, Failure> {
+        let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        let app = self
+            .app_id
+            .clone()
+            .or(from_file(&self.config, "AGORA_APP_ID")?);
+        let id = env("AGORA_CUSTOMER_ID").or(from_file(&self.config, "AGORA_CUSTOMER_ID")?);
+        let secret =
+            env("AGORA_CUSTOMER_SECRET").or(from_file(&self.config, "AGORA_CUSTOMER_SECRET")?);
+        let (Some(app), Some(id), Some(secret)) = (app, id, secret) else {
+            return Err(Failure::input(
+                "credentials: set AGORA_APP_ID, AGORA_CUSTOMER_ID and AGORA_CUSTOMER_SECRET (environment or --config FILE)",
+            ));
+        };
+        let area: Area = self.area.parse()?;
+        let mut config = Config::new(app, Credentials::new(id, secret)?).with_area(area);
+        if let Some(url) = &self.endpoint {
+            config = config.with_endpoint(url.clone());
+        }
+        Ok(Client::builder(config).build()?)
+    }
+
+    fn print(&self, value: &serde_json::Value) {
+        match self.output {
+            OutputFormat::Json => println!("{value}"),
+            OutputFormat::Table => print_table("", value),
+        }
+    }
+}
+
+fn print_table(prefix: &str, value: &serde_json::Value) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (k, v) in map {
+                let key = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                print_table(&key, v);
+            }
+        }
+        serde_json::Value::Array(items) => {
+            for (i, v) in items.iter().enumerate() {
+                print_table(&format!("{prefix}[{i}]"), v);
+            }
+        }
+        other => println!(
+            "{prefix}: {}",
+            other
+                .as_str()
+                .map_or_else(|| other.to_string(), str::to_string)
+        ),
+    }
+}
+
+fn to_json(v: &impl serde::Serialize) -> serde_json::Value {
+    serde_json::to_value(v).unwrap_or_default()
+}
+
+/// Media Push commands.
+#[derive(Debug, clap::Subcommand)]
+pub(crate) enum PushCommand {
+    /// Create a converter (idempotent by name).
+    Create {
+        /// The CDN region: na, eu, ap or cn.
+        #[arg(long, default_value = "na")]
+        region: String,
+        /// The converter name (unique per project).
+        #[arg(long)]
+        name: Option<String>,
+        /// The RTC channel to push.
+        #[arg(long)]
+        channel: Option<String>,
+        /// The CDN address (rtmp:// or rtmps://).
+        #[arg(long)]
+        rtmp_url: Option<String>,
+        /// The user whose video fills the canvas (or, with --raw, whose streams are relayed).
+        #[arg(long)]
+        uid: Option<u32>,
+        /// Canvas width.
+        #[arg(long, default_value_t = 1280)]
+        width: u32,
+        /// Canvas height.
+        #[arg(long, default_value_t = 720)]
+        height: u32,
+        /// Video bitrate, Kbps.
+        #[arg(long, default_value_t = 2000)]
+        bitrate: u32,
+        /// Relay one user's streams without transcoding.
+        #[arg(long)]
+        raw: bool,
+        /// A Create body (`{"converter": …}`) instead of the flags.
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
+    /// Show a converter.
+    Get {
+        /// The converter id.
+        id: String,
+        /// The region it was created in.
+        #[arg(long, default_value = "na")]
+        region: String,
+    },
+    /// List converters (of one channel with --channel).
+    List {
+        /// Only this channel.
+        #[arg(long)]
+        channel: Option<String>,
+    },
+    /// Update a converter (the next sequence number is used).
+    Update {
+        /// The converter id.
+        id: String,
+        /// The region it was created in.
+        #[arg(long, default_value = "na")]
+        region: String,
+        /// The last sequence used on it, if known (the next one is higher).
+        #[arg(long)]
+        after_sequence: Option<u64>,
+        /// A new CDN address.
+        #[arg(long)]
+        rtmp_url: Option<String>,
+        /// A new canvas width (with --height).
+        #[arg(long)]
+        width: Option<u32>,
+        /// A new canvas height (with --width).
+        #[arg(long)]
+        height: Option<u32>,
+    },
+    /// Delete a converter.
+    Delete {
+        /// The converter id.
+        id: String,
+        /// The region it was created in.
+        #[arg(long, default_value = "na")]
+        region: String,
+    },
+    /// Print a status line whenever a converter's state changes, until interrupted.
+    Watch {
+        /// The converter id.
+        id: String,
+        /// The region it was created in.
+        #[arg(long, default_value = "na")]
+        region: String,
+        /// Seconds between checks.
+        #[arg(long, default_value_t = 10)]
+        every: u64,
+    },
+}
+
+fn converter_from_flags(cmd: &PushCommand) -> Result<Converter, Failure> {
+    let PushCommand::Create {
+        name,
+        channel,
+        rtmp_url,
+        uid,
+        width,
+        height,
+        bitrate,
+        raw,
+        json,
+        ..
+    } = cmd
+    else {
+        return Err(Failure::input("not a create"));
+    };
+    if let Some(path) = json {
+        let text = std::fs::read(path)
+            .map_err(|e| Failure::input(format!("--json {}: {e}", path.display())))?;
+        let req: CreateConverterRequest = serde_json::from_slice(&text)
+            .map_err(|e| Failure::input(format!("--json {}: {e}", path.display())))?;
+        return Ok(req.converter);
+    }
+    let channel = channel
+        .clone()
+        .ok_or_else(|| Failure::input("--channel is required (or --json FILE)"))?;
+    let url = rtmp_url
+        .clone()
+        .ok_or_else(|| Failure::input("--rtmp-url is required (or --json FILE)"))?;
+    let mut b = if *raw {
+        let uid = uid.ok_or_else(|| Failure::input("--uid is required with --raw"))?;
+        ConverterBuilder::raw(channel, uid, url)
+    } else {
+        let layout = uid
+            .map(|u| LayoutElement::stream(u, LayoutRegion::new(0, 0, *width, *height)))
+            .into_iter()
+            .collect();
+        ConverterBuilder::transcoded(channel, url)
+            .audio(AudioOptions::default())
+            .video(VideoOptions::new(*width, *height, *bitrate).with_layout(layout))
+    };
+    if let Some(n) = name {
+        b = b.name(n.clone());
+    }
+    Ok(b.build()?)
+}
+
+fn region(s: &str) -> Result<PathRegion, Failure> {
+    Ok(s.parse()?)
+}
+
+pub(crate) async fn push(target: Target, command: PushCommand) -> Result<(), Failure> {
+    if let PushCommand::Create { region: r, .. } = &command {
+        // Validate before building a client, so bad input needs no credentials.
+        let converter = converter_from_flags(&command)?;
+        converter.validate_create()?;
+        let region = region(r)?;
+        let push = MediaPush::new(target.client()?);
+        let created = push.create(region, converter).await?;
+        target.print(&serde_json::json!({
+            "id": created.converter.id,
+            "state": created.converter.state.as_str(),
+            "region": region.as_str(),
+            "adopted": created.adopted,
+            "requestId": created.ids.request_id,
+        }));
+        return Ok(());
+    }
+    let push = MediaPush::new(target.client()?);
+    match command {
+        PushCommand::Create { .. } => unreachable!("handled above"),
+        PushCommand::Get { id, region: r } => {
+            let info = push.remember(&id, region(&r)?, None).await?;
+            target.print(&to_json(&info));
+        }
+        PushCommand::List { channel } => {
+            let members: Vec<_> = match channel {
+                Some(c) => push.list_channel(&c).try_collect().await?,
+                None => push.list().try_collect().await?,
+            };
+            target.print(&to_json(&members));
+        }
+        PushCommand::Update {
+            id,
+            region: r,
+            after_sequence,
+            rtmp_url,
+            width,
+            height,
+        } => {
+            let mut update = Update::new();
+            if let Some(url) = rtmp_url {
+                update = update.rtmp_url(url);
+            }
+            match (width, height) {
+                (Some(w), Some(h)) => {
+                    update = update.canvas(Canvas {
+                        width: w,
+                        height: h,
+                        color: None,
+                    });
+                }
+                (None, None) => {}
+                _ => return Err(Failure::input("--width and --height go together")),
+            }
+            if update.fields().is_empty() {
+                return Err(Failure::input(
+                    "nothing to update: give --rtmp-url or --width/--height",
+                ));
+            }
+            push.remember(&id, region(&r)?, after_sequence).await?;
+            let status = push.update(&id, update).await?;
+            target.print(&to_json(&status));
+        }
+        PushCommand::Delete { id, region: r } => {
+            push.remember(&id, region(&r)?, None).await?;
+            push.delete(&id).await?;
+            target.print(&serde_json::json!({ "deleted": id }));
+        }
+        PushCommand::Watch {
+            id,
+            region: r,
+            every,
+        } => {
+            push.remember(&id, region(&r)?, None).await?;
+            let mut last = String::new();
+            loop {
+                let line = match push.get(&id).await {
+                    Ok(info) => info
+                        .state
+                        .map_or_else(|| "unknown".to_string(), |s| s.to_string()),
+                    Err(e) => format!("error: {e}"),
+                };
+                if line != last {
+                    println!("{id} {line}");
+                    last = line;
+                }
+                tokio::select! {
+                    () = tokio::time::sleep(Duration::from_secs(every.max(1))) => {}
+                    _ = tokio::signal::ctrl_c() => return Ok(()),
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Cloud Transcoding commands. Builder tokens are never printed: later commands acquire a
+/// fresh token for the same instance id.
+#[derive(Debug, clap::Subcommand)]
+pub(crate) enum TranscodeCommand {
+    /// Start a task (Acquire, Create, retries, backup UID, startup confirmation).
+    Start {
+        /// The instance id (one task runs per instance).
+        #[arg(long)]
+        instance_id: String,
+        /// The channel to transcode.
+        #[arg(long)]
+        channel: Option<String>,
+        /// The channel to publish into (default: `<channel>-mix`).
+        #[arg(long)]
+        output_channel: Option<String>,
+        /// The transcoder's UID.
+        #[arg(long, default_value_t = 1001)]
+        uid: u32,
+        /// The backup UID for re-creates.
+        #[arg(long, default_value_t = 1002)]
+        backup_uid: u32,
+        /// Output width.
+        #[arg(long, default_value_t = 640)]
+        width: u32,
+        /// Output height.
+        #[arg(long, default_value_t = 360)]
+        height: u32,
+        /// A transcoder config (`{"services":…}` or the `transcoder` object) instead of flags.
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
+    /// Show a task.
+    Query {
+        /// The task id.
+        task_id: String,
+        /// The instance id it was started with.
+        #[arg(long)]
+        instance_id: String,
+    },
+    /// Replace a task's config (the next sequenceId is used).
+    Update {
+        /// The task id.
+        task_id: String,
+        /// The instance id it was started with.
+        #[arg(long)]
+        instance_id: String,
+        /// The full new config.
+        #[arg(long)]
+        json: PathBuf,
+        /// The last sequenceId used on it, if known.
+        #[arg(long)]
+        after_sequence: Option<u64>,
+    },
+    /// Print health lines (2-minute checks, 404s confirmed) until interrupted.
+    Watch {
+        /// The task id.
+        task_id: String,
+        /// The instance id it was started with.
+        #[arg(long)]
+        instance_id: String,
+        /// Seconds between checks while healthy.
+        #[arg(long, default_value_t = 120)]
+        every: u64,
+    },
+    /// Stop a task.
+    Stop {
+        /// The task id.
+        task_id: String,
+        /// The instance id it was started with.
+        #[arg(long)]
+        instance_id: String,
+    },
+}
+
+fn read_config(path: &PathBuf) -> Result<TranscoderConfig, Failure> {
+    let text = std::fs::read(path)
+        .map_err(|e| Failure::input(format!("--json {}: {e}", path.display())))?;
+    if let Ok(req) = serde_json::from_slice::<CreateTaskRequest>(&text) {
+        return Ok(req.services.cloud_transcoder.config.transcoder);
+    }
+    serde_json::from_slice(&text)
+        .map_err(|e| Failure::input(format!("--json {}: {e}", path.display())))
+}
+
+fn tokens() -> (String, String) {
+    let env = |k: &str| std::env::var(k).unwrap_or_default();
+    (env("AGORA_RTC_INPUT_TOKEN"), env("AGORA_RTC_OUTPUT_TOKEN"))
+}
+
+pub(crate) async fn transcode(target: Target, command: TranscodeCommand) -> Result<(), Failure> {
+    match command {
+        TranscodeCommand::Start {
+            instance_id,
+            channel,
+            output_channel,
+            uid,
+            backup_uid,
+            width,
+            height,
+            json,
+        } => {
+            let config = match json {
+                Some(path) => read_config(&path)?,
+                None => {
+                    let channel = channel
+                        .ok_or_else(|| Failure::input("--channel is required (or --json FILE)"))?;
+                    let (input, output) = tokens();
+                    TranscoderConfigBuilder::new()
+                        .audio_input(AudioInput::rtc(channel.clone(), 0, input.as_str()))
+                        .output(
+                            Output::rtc(
+                                output_channel.unwrap_or_else(|| format!("{channel}-mix")),
+                                uid,
+                                output.as_str(),
+                            )
+                            .with_video(VideoOption::new(width, height, 800)),
+                        )
+                        .build()?
+                }
+            };
+            let spec = StartSpec::new(instance_id.clone(), UidPair::new(uid, backup_uid)?, config)?;
+            let t = Transcoder::new(target.client()?);
+            let task = t.start(spec).await?;
+            target.print(&serde_json::json!({ "taskId": task.task_id(), "instanceId": instance_id, "uid": task.uid() }));
+        }
+        TranscodeCommand::Query {
+            task_id,
+            instance_id,
+        } => {
+            let t = Transcoder::new(target.client()?);
+            let token = t.acquire(&instance_id).await?;
+            let task = t.query(&task_id, &token.token).await?;
+            target.print(&to_json(&task));
+        }
+        TranscodeCommand::Update {
+            task_id,
+            instance_id,
+            json,
+            after_sequence,
+        } => {
+            let config = read_config(&json)?;
+            config.validate()?;
+            let t = Transcoder::new(target.client()?);
+            let handle = t.adopt(&task_id, &instance_id, after_sequence).await?;
+            handle.update(config).await?;
+            target.print(&serde_json::json!({ "updated": task_id }));
+        }
+        TranscodeCommand::Watch {
+            task_id,
+            instance_id,
+            every,
+        } => {
+            let t = Transcoder::new(target.client()?);
+            let handle = t.adopt(&task_id, &instance_id, None).await?;
+            let (watch, events) =
+                handle.watch(WatchConfig::default().interval(Duration::from_secs(every.max(1))));
+            let mut events = Box::pin(events);
+            loop {
+                tokio::select! {
+                    e = events.next() => match e {
+                        Some(e) => println!("{e:?}"),
+                        None => break,
+                    },
+                    _ = tokio::signal::ctrl_c() => {
+                        watch.stop().await;
+                        break;
+                    }
+                }
+            }
+        }
+        TranscodeCommand::Stop {
+            task_id,
+            instance_id,
+        } => {
+            let t = Transcoder::new(target.client()?);
+            let handle = t.adopt(&task_id, &instance_id, None).await?;
+            match handle.stop().await? {
+                Some(task) => target.print(&to_json(&task)),
+                None => target.print(&serde_json::json!({ "taskId": task_id, "status": "gone" })),
+            }
+        }
+    }
+    Ok(())
+}
