@@ -157,43 +157,52 @@ async fn tls_with_the_generated_ca() {
     .unwrap();
 }
 
+/// A webhook receiver on loopback: `answer(headers, body)` gives the status to reply with.
+async fn receiver(
+    answer: impl Fn(&http::HeaderMap, &Bytes) -> u16 + Send + Sync + 'static,
+) -> SocketAddr {
+    let answer = Arc::new(answer);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let answer = Arc::clone(&answer);
+            let svc = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
+                let answer = Arc::clone(&answer);
+                async move {
+                    let headers = req.headers().clone();
+                    let body = req.into_body().collect().await.unwrap().to_bytes();
+                    let mut resp = http::Response::new(Full::new(Bytes::from_static(b"{}")));
+                    *resp.status_mut() =
+                        http::StatusCode::from_u16(answer(&headers, &body)).unwrap();
+                    Ok::<_, std::convert::Infallible>(resp)
+                }
+            });
+            tokio::spawn(async move {
+                let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                    .serve_connection(TokioIo::new(tcp), svc)
+                    .await;
+            });
+        }
+    });
+    addr
+}
+
 #[tokio::test]
 async fn webhooks_are_signed_and_delivered() {
     tokio::time::timeout(LIMIT, async {
-        // A receiver that records verified bodies.
+        // A receiver that checks both signatures and records event types.
         let got: Arc<Mutex<Vec<u32>>> = Arc::default();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
         let seen = Arc::clone(&got);
-        tokio::spawn(async move {
-            while let Ok((tcp, _)) = listener.accept().await {
-                let seen = Arc::clone(&seen);
-                let svc = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
-                    let seen = Arc::clone(&seen);
-                    async move {
-                        let h = |n: &str| {
-                            req.headers()
-                                .get(n)
-                                .map(|v| v.to_str().unwrap().to_string())
-                        };
-                        let (v2, v1) = (h(HEADER_SIGNATURE_V2), h(HEADER_SIGNATURE_V1));
-                        let body = req.into_body().collect().await.unwrap().to_bytes();
-                        assert!(verify(b"ncs-secret", &body, v2.as_deref(), None).is_ok());
-                        assert!(verify(b"ncs-secret", &body, None, v1.as_deref()).is_ok());
-                        let env = agora_rest_core::ncs::Envelope::parse(&body).unwrap();
-                        seen.lock().unwrap().push(env.event_type);
-                        Ok::<_, std::convert::Infallible>(http::Response::new(Full::new(
-                            Bytes::from_static(b"{}"),
-                        )))
-                    }
-                });
-                tokio::spawn(async move {
-                    let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                        .serve_connection(TokioIo::new(tcp), svc)
-                        .await;
-                });
-            }
-        });
+        let addr = receiver(move |headers, body| {
+            let h = |n: &str| headers.get(n).map(|v| v.to_str().unwrap().to_string());
+            assert!(verify(b"ncs-secret", body, h(HEADER_SIGNATURE_V2).as_deref(), None).is_ok());
+            assert!(verify(b"ncs-secret", body, None, h(HEADER_SIGNATURE_V1).as_deref()).is_ok());
+            let env = agora_rest_core::ncs::Envelope::parse(body).unwrap();
+            seen.lock().unwrap().push(env.event_type);
+            200
+        })
+        .await;
         let emu = Emulator::builder()
             .running_after(Duration::from_millis(100))
             .webhook(WebhookConfig {
@@ -243,34 +252,15 @@ async fn webhooks_are_resent_and_duplicated() {
     tokio::time::timeout(LIMIT, async {
         // A receiver that fails the first attempt of every notice and records notice ids.
         let ids: Arc<Mutex<Vec<String>>> = Arc::default();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
         let seen = Arc::clone(&ids);
-        tokio::spawn(async move {
-            while let Ok((tcp, _)) = listener.accept().await {
-                let seen = Arc::clone(&seen);
-                let svc = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
-                    let seen = Arc::clone(&seen);
-                    async move {
-                        let body = req.into_body().collect().await.unwrap().to_bytes();
-                        let env = agora_rest_core::ncs::Envelope::parse(&body).unwrap();
-                        let mut seen = seen.lock().unwrap();
-                        let first = !seen.contains(&env.notice_id);
-                        seen.push(env.notice_id);
-                        let mut resp = http::Response::new(Full::new(Bytes::from_static(b"{}")));
-                        if first {
-                            *resp.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
-                        }
-                        Ok::<_, std::convert::Infallible>(resp)
-                    }
-                });
-                tokio::spawn(async move {
-                    let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                        .serve_connection(TokioIo::new(tcp), svc)
-                        .await;
-                });
-            }
-        });
+        let addr = receiver(move |_, body| {
+            let env = agora_rest_core::ncs::Envelope::parse(body).unwrap();
+            let mut seen = seen.lock().unwrap();
+            let first = !seen.contains(&env.notice_id);
+            seen.push(env.notice_id);
+            if first { 500 } else { 200 }
+        })
+        .await;
         let emu = Emulator::builder()
             .running_after(Duration::from_secs(3600))
             .webhook(WebhookConfig {
