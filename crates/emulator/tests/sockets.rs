@@ -345,9 +345,23 @@ fn standalone_binary_prints_one_line_and_serves() {
         .await?;
         Ok::<_, String>((s, g, body))
     });
-    let _ = child.kill();
-    let _ = child.wait();
+    // SIGTERM stops it cleanly (exit status 0); wait for it on a thread, bounded.
+    let pid = child.id().to_string();
+    let term = Command::new("kill").args(["-TERM", &pid]).status();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait());
+    });
+    let exited = rx
+        .recv_timeout(Duration::from_secs(10))
+        .ok()
+        .and_then(Result::ok);
+    if exited.is_none() {
+        let _ = Command::new("kill").args(["-KILL", &pid]).status();
+    }
+    assert!(term.is_ok_and(|s| s.success()), "kill -TERM failed");
     let (created, listed, body) = result.unwrap();
+    assert!(exited.is_some_and(|s| s.success()), "SIGTERM: {exited:?}");
     assert_eq!((created, listed), (200, 200));
     assert!(body.contains("sock"));
 }
