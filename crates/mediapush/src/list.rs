@@ -55,6 +55,13 @@ impl MediaPush {
     }
 
     /// Every converter of the project, following the cursor to the end.
+    ///
+    /// ```no_run
+    /// # async fn example(push: agora_rest_mediapush::MediaPush) -> Result<(), agora_rest_mediapush::Error> {
+    /// use futures_util::TryStreamExt;
+    /// let names: Vec<String> = push.list().map_ok(|m| m.converter_name).try_collect().await?;
+    /// # Ok(()) }
+    /// ```
     pub fn list(&self) -> impl Stream<Item = Result<ListMember, Error>> + use<> {
         self.pages(
             format!(

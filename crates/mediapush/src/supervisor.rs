@@ -405,6 +405,23 @@ impl Run {
 impl MediaPush {
     /// Creates `converter` in `region` (once) and keeps it alive; returns a handle and the
     /// stream of what happens. The supervisor runs on the current tokio runtime until stopped.
+    ///
+    /// ```no_run
+    /// # async fn example(push: agora_rest_mediapush::MediaPush, converter: agora_rest_model::mediapush::Converter) {
+    /// use agora_rest_core::region::PathRegion;
+    /// use agora_rest_mediapush::{SupervisorConfig, SupervisorEvent};
+    /// use futures_util::StreamExt;
+    ///
+    /// let (handle, events) = push.supervise(PathRegion::Na, converter, SupervisorConfig::default());
+    /// let mut events = Box::pin(events);
+    /// while let Some(event) = events.next().await {
+    ///     if let SupervisorEvent::Recreated { old, new, .. } = &event {
+    ///         println!("{old} failed; {new} replaces it");
+    ///     }
+    /// }
+    /// handle.stop(true).await;
+    /// # }
+    /// ```
     pub fn supervise(
         &self,
         region: PathRegion,

@@ -247,6 +247,22 @@ async fn run(
 
 impl TaskHandle {
     /// Watches the task on the current tokio runtime; returns a handle and the events.
+    ///
+    /// ```no_run
+    /// # async fn example(task: agora_rest_transcoder::TaskHandle) {
+    /// use agora_rest_transcoder::{HealthEvent, WatchConfig};
+    /// use futures_util::StreamExt;
+    ///
+    /// let (watch, events) = task.watch(WatchConfig::default().restart(true));
+    /// let mut events = Box::pin(events);
+    /// while let Some(event) = events.next().await {
+    ///     if let HealthEvent::Exited { task_id } = &event {
+    ///         println!("{task_id} exited (404 confirmed three times)");
+    ///     }
+    /// }
+    /// watch.stop().await;
+    /// # }
+    /// ```
     pub fn watch(
         &self,
         config: WatchConfig,
