@@ -168,7 +168,7 @@ impl Service<Request<Bytes>> for Client {
     }
 
     fn call(&mut self, req: Request<Bytes>) -> Self::Future {
-        Box::pin(self.stack.call(req))
+        self.stack.call(req)
     }
 }
 
@@ -293,8 +293,8 @@ impl ClientBuilder {
         // Outermost first.
         let stack = ServiceBuilder::new()
             .layer(TraceLayer)
-            .layer(DeadlineLayer::new(config.call_timeout))
             .layer(RequestIdLayer)
+            .layer(DeadlineLayer::new(config.call_timeout))
             .layer(tower::retry::RetryLayer::new(policy))
             .layer(FailoverLayer::new(endpoint, quota, clock))
             .layer(RateLimitLayer::new(limiters))

@@ -180,6 +180,16 @@ pub enum Error {
     )]
     MissingCall,
 
+    /// The innermost service said it cannot take requests (its `poll_ready` failed): nothing
+    /// was sent. The built-in connection, the mock and the emulator never do this; a custom
+    /// service may.
+    #[error("the inner service cannot take requests")]
+    NotReady {
+        /// Why.
+        #[source]
+        source: BoxError,
+    },
+
     /// A local policy refused the call (a quota, a sequence, a name rule), before any request.
     #[error(transparent)]
     Policy(#[from] agora_rest_core::Error),
@@ -271,7 +281,8 @@ impl Error {
             | Error::InsecureEndpoint { .. }
             | Error::Config { .. }
             | Error::Policy(_)
-            | Error::MissingCall => None,
+            | Error::MissingCall
+            | Error::NotReady { .. } => None,
         }
     }
 

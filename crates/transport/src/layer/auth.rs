@@ -7,11 +7,12 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
+use futures_util::future::Either;
 use http::header::AUTHORIZATION;
 use http::{Request, Response};
-use tower::{Layer, Service, ServiceExt};
+use tower::{Layer, Service};
 
-use super::{BoxFuture, always_ready};
+use super::{LayerFuture, ready_when_inner_is, take_ready};
 use crate::Error;
 use crate::credentials::CredentialSource;
 
@@ -53,23 +54,23 @@ where
 {
     type Response = Response<Bytes>;
     type Error = Error;
-    type Future = BoxFuture;
+    type Future = LayerFuture<S::Future>;
 
-    always_ready!();
+    ready_when_inner_is!();
 
-    fn call(&mut self, mut req: Request<Bytes>) -> BoxFuture {
-        let inner = self.inner.clone();
+    fn call(&mut self, mut req: Request<Bytes>) -> Self::Future {
         if let Some(creds) = self.source.ready() {
             req.headers_mut()
                 .insert(AUTHORIZATION, creds.authorization().clone());
-            return Box::pin(inner.oneshot(req));
+            return Either::Left(self.inner.call(req));
         }
+        let mut inner = take_ready(&mut self.inner);
         let source = Arc::clone(&self.source);
-        Box::pin(async move {
+        Either::Right(Box::pin(async move {
             let creds = source.credentials().await?;
             req.headers_mut()
                 .insert(AUTHORIZATION, creds.authorization().clone());
-            inner.oneshot(req).await
-        })
+            inner.call(req).await
+        }))
     }
 }

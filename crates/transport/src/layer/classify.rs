@@ -4,11 +4,18 @@
 //! this layer names DNS failures, refused connections, timeouts and mid-request failures (see
 //! [`crate::error::DnsFailure`] for the convention in-memory services follow).
 
-use bytes::Bytes;
-use http::{Request, Response};
-use tower::{Layer, Service, ServiceExt};
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
 
-use super::{BoxFuture, ErrorContext, always_ready};
+use agora_rest_core::operation::Operation;
+use bytes::Bytes;
+use futures_util::future::Either;
+use http::{Request, Response};
+use pin_project_lite::pin_project;
+use tower::{Layer, Service};
+
+use super::{ErrorContext, LayerFuture, fail};
 use crate::Error;
 use crate::call::call_of;
 use crate::error::{BoxError, classify_inner};
@@ -33,25 +40,55 @@ pub struct ClassifyErrors<S> {
 
 impl<S, E> Service<Request<Bytes>> for ClassifyErrors<S>
 where
-    S: Service<Request<Bytes>, Response = Response<Bytes>, Error = E> + Clone + Send + 'static,
-    S::Future: Send,
+    S: Service<Request<Bytes>, Response = Response<Bytes>, Error = E>,
     E: Into<BoxError>,
 {
     type Response = Response<Bytes>;
     type Error = Error;
-    type Future = BoxFuture;
+    type Future = LayerFuture<ClassifyFuture<S::Future>>;
 
-    always_ready!();
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.inner
+            .poll_ready(cx)
+            .map_err(|e| Error::NotReady { source: e.into() })
+    }
 
-    fn call(&mut self, req: Request<Bytes>) -> BoxFuture {
-        let inner = self.inner.clone();
-        Box::pin(async move {
-            let op = call_of(&req)?.op;
-            let ctx = ErrorContext::of(&req);
-            inner
-                .oneshot(req)
-                .await
-                .map_err(|e| classify_inner(op, &ctx.host(), ctx.request_id(), e.into()))
+    fn call(&mut self, req: Request<Bytes>) -> Self::Future {
+        let op = match call_of(&req) {
+            Ok(c) => c.op,
+            Err(e) => return fail(e),
+        };
+        let ctx = ErrorContext::of(&req);
+        Either::Left(ClassifyFuture {
+            inner: self.inner.call(req),
+            op,
+            ctx,
         })
+    }
+}
+
+pin_project! {
+    /// The future of [`ClassifyErrors`]: the inner call, its error made typed.
+    pub struct ClassifyFuture<F> {
+        #[pin]
+        inner: F,
+        op: Operation,
+        ctx: ErrorContext,
+    }
+}
+
+impl<F, E> Future for ClassifyFuture<F>
+where
+    F: Future<Output = Result<Response<Bytes>, E>>,
+    E: Into<BoxError>,
+{
+    type Output = Result<Response<Bytes>, Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let result = ready!(this.inner.poll(cx));
+        Poll::Ready(result.map_err(|e| {
+            classify_inner(*this.op, &this.ctx.host(), this.ctx.request_id(), e.into())
+        }))
     }
 }

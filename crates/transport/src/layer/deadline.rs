@@ -3,10 +3,11 @@
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures_util::future::Either;
 use http::{Request, Response};
-use tower::{Layer, Service, ServiceExt};
+use tower::{Layer, Service};
 
-use super::{BoxFuture, always_ready, request_id_of};
+use super::{LayerFuture, fail, ready_when_inner_is, request_id_of};
 use crate::Error;
 use crate::call::call_of;
 
@@ -43,31 +44,33 @@ pub struct Deadline<S> {
 
 impl<S> Service<Request<Bytes>> for Deadline<S>
 where
-    S: Service<Request<Bytes>, Response = Response<Bytes>, Error = Error> + Clone + Send + 'static,
-    S::Future: Send,
+    S: Service<Request<Bytes>, Response = Response<Bytes>, Error = Error>,
+    S::Future: Send + 'static,
 {
     type Response = Response<Bytes>;
     type Error = Error;
-    type Future = BoxFuture;
+    type Future = LayerFuture<S::Future>;
 
-    always_ready!();
+    ready_when_inner_is!();
 
-    fn call(&mut self, req: Request<Bytes>) -> BoxFuture {
-        let inner = self.inner.clone();
-        let after = self.after;
-        Box::pin(async move {
-            let Some(after) = after else {
-                return inner.oneshot(req).await;
-            };
-            let op = call_of(&req)?.op;
-            let request_id = request_id_of(&req);
-            tokio::time::timeout(after, inner.oneshot(req))
+    fn call(&mut self, req: Request<Bytes>) -> Self::Future {
+        let Some(after) = self.after else {
+            return Either::Left(self.inner.call(req));
+        };
+        let op = match call_of(&req) {
+            Ok(c) => c.op,
+            Err(e) => return fail(e),
+        };
+        let request_id = request_id_of(&req);
+        let fut = self.inner.call(req);
+        Either::Right(Box::pin(async move {
+            tokio::time::timeout(after, fut)
                 .await
                 .unwrap_or(Err(Error::Deadline {
                     op,
                     after,
                     request_id,
                 }))
-        })
+        }))
     }
 }

@@ -14,11 +14,12 @@ use agora_rest_core::failover::{FailoverPlan, HostPreference};
 use agora_rest_core::region::Host;
 use agora_rest_core::retry_quota::{RetryCause, RetryQuota};
 use bytes::Bytes;
+use futures_util::future::Either;
 use http::uri::{Authority, Scheme};
 use http::{Request, Response, Uri};
 use tower::{Layer, Service, ServiceExt};
 
-use super::{BoxFuture, always_ready, request_id_of};
+use super::{LayerFuture, fail, ready_when_inner_is, request_id_of, take_ready};
 use crate::Error;
 use crate::call::call_of;
 use crate::clock::TokioClock;
@@ -119,30 +120,29 @@ where
 {
     type Response = Response<Bytes>;
     type Error = Error;
-    type Future = BoxFuture;
+    type Future = LayerFuture<S::Future>;
 
-    always_ready!();
+    ready_when_inner_is!();
 
-    fn call(&mut self, mut req: Request<Bytes>) -> BoxFuture {
-        let inner = self.inner.clone();
-        let layer = Arc::clone(&self.layer.state);
-        if let Endpoint::Fixed { scheme, authority } = &layer.endpoint {
+    fn call(&mut self, mut req: Request<Bytes>) -> Self::Future {
+        if let Endpoint::Fixed { scheme, authority } = &self.layer.state.endpoint {
             return match set_authority(&mut req, scheme.clone(), authority.clone()) {
-                Ok(()) => Box::pin(inner.oneshot(req)),
-                Err(e) => Box::pin(std::future::ready(Err(e))),
+                Ok(()) => Either::Left(self.inner.call(req)),
+                Err(e) => fail(e),
             };
         }
-        Box::pin(async move {
+        let mut inner = take_ready(&mut self.inner);
+        let layer = Arc::clone(&self.layer.state);
+        Either::Right(Box::pin(async move {
             let (op, idempotent) = {
                 let call = call_of(&req)?;
                 (call.op, call.idempotent)
             };
-            let (plan, preference) = match &layer.endpoint {
-                Endpoint::Fixed { scheme, authority } => {
-                    set_authority(&mut req, scheme.clone(), authority.clone())?;
-                    return inner.oneshot(req).await;
-                }
-                Endpoint::Agora { plan, preference } => (plan, preference),
+            let Endpoint::Agora { plan, preference } = &layer.endpoint else {
+                return Err(Error::Config {
+                    field: "endpoint",
+                    rule: "a fixed endpoint has no failover plan".into(),
+                });
             };
             let mut host: Host = lock(preference).host_for_call(layer.clock.now());
             let mut cursor = plan.cursor();
@@ -153,7 +153,7 @@ where
                     rule: e.to_string(),
                 })?;
                 set_authority(&mut attempt, Scheme::HTTPS, authority)?;
-                let err = match inner.clone().oneshot(attempt).await {
+                let err = match inner.ready().await?.call(attempt).await {
                     Ok(resp) => {
                         lock(preference).record_success(host, layer.clock.now());
                         return Ok(resp);
@@ -183,6 +183,6 @@ where
                 tokio::time::sleep(step.delay).await;
                 host = step.host;
             }
-        })
+        }))
     }
 }

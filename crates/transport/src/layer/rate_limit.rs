@@ -13,14 +13,15 @@ use std::time::Duration;
 use agora_rest_core::operation::Operation;
 use agora_rest_core::rate::{Rate, RateLimits, RateScope};
 use bytes::Bytes;
+use futures_util::future::Either;
 use governor::middleware::NoOpMiddleware;
 use governor::state::keyed::HashMapStateStore;
 use governor::state::{InMemoryState, NotKeyed};
 use governor::{Quota, RateLimiter};
 use http::{Request, Response};
-use tower::{Layer, Service, ServiceExt};
+use tower::{Layer, Service};
 
-use super::{BoxFuture, always_ready};
+use super::{LayerFuture, fail, ready_when_inner_is, take_ready};
 use crate::Error;
 use crate::call::{Call, call_of};
 use crate::clock::TokioClock;
@@ -113,31 +114,60 @@ impl Limiters {
         result.map_err(|not_until| not_until.wait_time_from(self.clock.now()))
     }
 
+    /// Takes a permit from every bucket `call` counts against if all have one now; otherwise
+    /// says which bucket refused first (the ones before it have given their permits) and how
+    /// long until it has one.
+    fn try_now(&self, call: &Call) -> Result<(), Blocked> {
+        for (index, (scope, _)) in self.limits.scopes(call.op).enumerate() {
+            self.check(scope, call)
+                .map_err(|wait| Blocked { index, wait })?;
+        }
+        Ok(())
+    }
+
     /// Waits until every bucket `call` counts against has a permit, and takes them.
     pub async fn acquire(&self, call: &Call) -> Result<(), Error> {
+        match self.try_now(call) {
+            Ok(()) => Ok(()),
+            Err(blocked) => self.acquire_from(call, blocked).await,
+        }
+    }
+
+    /// Waits for the permits [`try_now`](Self::try_now) could not take.
+    async fn acquire_from(&self, call: &Call, blocked: Blocked) -> Result<(), Error> {
         let mut waited = Duration::ZERO;
-        for (scope, _) in self.limits.scopes(call.op) {
+        let mut refused = Some(blocked.wait);
+        for (scope, _) in self.limits.scopes(call.op).skip(blocked.index) {
             loop {
-                match self.check(scope, call) {
-                    Ok(()) => break,
-                    Err(wait) => {
-                        // Never a zero sleep for a refusal: it would spin (STYLE §2.4).
-                        let wait = wait.max(Duration::from_micros(1));
-                        waited += wait;
-                        if waited > self.max_wait {
-                            return Err(Error::RateLimitWait {
-                                op: call.op,
-                                needed: waited,
-                                max: self.max_wait,
-                            });
-                        }
-                        tokio::time::sleep(wait).await;
-                    }
+                let wait = match refused.take() {
+                    Some(wait) => wait,
+                    None => match self.check(scope, call) {
+                        Ok(()) => break,
+                        Err(wait) => wait,
+                    },
+                };
+                // Never a zero sleep for a refusal: it would spin (STYLE §2.4).
+                let wait = wait.max(Duration::from_micros(1));
+                waited += wait;
+                if waited > self.max_wait {
+                    return Err(Error::RateLimitWait {
+                        op: call.op,
+                        needed: waited,
+                        max: self.max_wait,
+                    });
                 }
+                tokio::time::sleep(wait).await;
             }
         }
         Ok(())
     }
+}
+
+/// The first bucket that had no permit, and how long until it has one.
+#[derive(Debug, Clone, Copy)]
+struct Blocked {
+    index: usize,
+    wait: Duration,
 }
 
 /// Layer for [`RateLimit`].
@@ -178,16 +208,24 @@ where
 {
     type Response = Response<Bytes>;
     type Error = Error;
-    type Future = BoxFuture;
+    type Future = LayerFuture<S::Future>;
 
-    always_ready!();
+    ready_when_inner_is!();
 
-    fn call(&mut self, req: Request<Bytes>) -> BoxFuture {
-        let inner = self.inner.clone();
+    fn call(&mut self, req: Request<Bytes>) -> Self::Future {
+        let call = match call_of(&req) {
+            Ok(c) => c,
+            Err(e) => return fail(e),
+        };
+        let blocked = match self.limiters.try_now(call) {
+            Ok(()) => return Either::Left(self.inner.call(req)),
+            Err(blocked) => blocked,
+        };
+        let mut inner = take_ready(&mut self.inner);
         let limiters = Arc::clone(&self.limiters);
-        Box::pin(async move {
-            limiters.acquire(call_of(&req)?).await?;
-            inner.oneshot(req).await
-        })
+        Either::Right(Box::pin(async move {
+            limiters.acquire_from(call_of(&req)?, blocked).await?;
+            inner.call(req).await
+        }))
     }
 }

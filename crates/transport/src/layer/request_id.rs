@@ -7,9 +7,9 @@
 
 use bytes::Bytes;
 use http::{HeaderValue, Request, Response};
-use tower::{Layer, Service, ServiceExt};
+use tower::{Layer, Service};
 
-use super::{BoxFuture, always_ready};
+use super::ready_when_inner_is;
 use crate::Error;
 
 /// The request id header.
@@ -54,16 +54,15 @@ pub fn new_request_id() -> String {
 
 impl<S> Service<Request<Bytes>> for SetRequestId<S>
 where
-    S: Service<Request<Bytes>, Response = Response<Bytes>, Error = Error> + Clone + Send + 'static,
-    S::Future: Send,
+    S: Service<Request<Bytes>, Response = Response<Bytes>, Error = Error>,
 {
     type Response = Response<Bytes>;
     type Error = Error;
-    type Future = BoxFuture;
+    type Future = S::Future;
 
-    always_ready!();
+    ready_when_inner_is!();
 
-    fn call(&mut self, mut req: Request<Bytes>) -> BoxFuture {
+    fn call(&mut self, mut req: Request<Bytes>) -> S::Future {
         if !req.headers().contains_key(&X_REQUEST_ID_NAME) {
             let bytes = fastrand::u128(..).to_le_bytes();
             let mut buf = [0u8; 32];
@@ -75,7 +74,6 @@ where
                 req.headers_mut().insert(X_REQUEST_ID_NAME, v);
             }
         }
-        let inner = self.inner.clone();
-        Box::pin(inner.oneshot(req))
+        self.inner.call(req)
     }
 }

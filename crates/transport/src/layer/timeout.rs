@@ -3,13 +3,19 @@
 //! Not `tower::timeout`: that one erases the error type to `BoxError`, while the retry and
 //! failover layers above need a typed [`Error::Timeout`] naming the host and request id.
 
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
+use agora_rest_core::operation::Operation;
 use bytes::Bytes;
+use futures_util::future::Either;
 use http::{Request, Response};
-use tower::{Layer, Service, ServiceExt};
+use pin_project_lite::pin_project;
+use tower::{Layer, Service};
 
-use super::{BoxFuture, ErrorContext, always_ready};
+use super::{ErrorContext, LayerFuture, fail, ready_when_inner_is};
 use crate::Error;
 use crate::call::call_of;
 
@@ -46,43 +52,75 @@ pub struct AttemptTimeout<S> {
 
 impl<S> Service<Request<Bytes>> for AttemptTimeout<S>
 where
-    S: Service<Request<Bytes>, Response = Response<Bytes>, Error = Error> + Clone + Send + 'static,
-    S::Future: Send,
+    S: Service<Request<Bytes>, Response = Response<Bytes>, Error = Error>,
 {
     type Response = Response<Bytes>;
     type Error = Error;
-    type Future = BoxFuture;
+    type Future = LayerFuture<AttemptTimeoutFuture<S::Future>>;
 
-    always_ready!();
+    ready_when_inner_is!();
 
-    fn call(&mut self, req: Request<Bytes>) -> BoxFuture {
-        let inner = self.inner.clone();
+    fn call(&mut self, req: Request<Bytes>) -> Self::Future {
+        let op = match call_of(&req) {
+            Ok(c) => c.op,
+            Err(e) => return fail(e),
+        };
+        let ctx = ErrorContext::of(&req);
         let after = self.timeout;
-        Box::pin(async move {
-            let op = call_of(&req)?.op;
-            let ctx = ErrorContext::of(&req);
-            match tokio::time::timeout(after, inner.oneshot(req)).await {
-                Ok(result) => result.map_err(|e| match e {
-                    Error::Timeout {
-                        op,
-                        host,
-                        request_id,
-                        ..
-                    } => Error::Timeout {
-                        op,
-                        host,
-                        after,
-                        request_id,
-                    },
-                    other => other,
-                }),
-                Err(_) => Err(Error::Timeout {
+        Either::Left(AttemptTimeoutFuture {
+            inner: tokio::time::timeout(after, self.inner.call(req)),
+            op,
+            after,
+            ctx,
+        })
+    }
+}
+
+pin_project! {
+    /// The future of [`AttemptTimeout`]: the inner call under a timer, with the typed error.
+    ///
+    /// A named future rather than a boxed `async` block: this layer runs on every attempt
+    /// and needs no allocation of its own.
+    pub struct AttemptTimeoutFuture<F> {
+        #[pin]
+        inner: tokio::time::Timeout<F>,
+        op: Operation,
+        after: Duration,
+        ctx: ErrorContext,
+    }
+}
+
+impl<F> Future for AttemptTimeoutFuture<F>
+where
+    F: Future<Output = Result<Response<Bytes>, Error>>,
+{
+    type Output = Result<Response<Bytes>, Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let after = *this.after;
+        Poll::Ready(match ready!(this.inner.poll(cx)) {
+            // An inner timeout (the connection's own) is reported with this layer's limit.
+            Ok(result) => result.map_err(|e| match e {
+                Error::Timeout {
                     op,
-                    host: ctx.host(),
+                    host,
+                    request_id,
+                    ..
+                } => Error::Timeout {
+                    op,
+                    host,
                     after,
-                    request_id: ctx.request_id(),
-                }),
-            }
+                    request_id,
+                },
+                other => other,
+            }),
+            Err(_) => Err(Error::Timeout {
+                op: *this.op,
+                host: this.ctx.host(),
+                after,
+                request_id: this.ctx.request_id(),
+            }),
         })
     }
 }

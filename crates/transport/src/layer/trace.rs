@@ -4,11 +4,12 @@
 //! status. Headers are never recorded, so `Authorization` cannot leak through traces.
 
 use bytes::Bytes;
+use futures_util::future::Either;
 use http::{Request, Response};
-use tower::{Layer, Service, ServiceExt};
+use tower::{Layer, Service};
 use tracing::Instrument;
 
-use super::{BoxFuture, always_ready};
+use super::{LayerFuture, fail, ready_when_inner_is};
 use crate::Error;
 use crate::call::call_of;
 
@@ -32,20 +33,19 @@ pub struct Trace<S> {
 
 impl<S> Service<Request<Bytes>> for Trace<S>
 where
-    S: Service<Request<Bytes>, Response = Response<Bytes>, Error = Error> + Clone + Send + 'static,
-    S::Future: Send,
+    S: Service<Request<Bytes>, Response = Response<Bytes>, Error = Error>,
+    S::Future: Send + 'static,
 {
     type Response = Response<Bytes>;
     type Error = Error;
-    type Future = BoxFuture;
+    type Future = LayerFuture<S::Future>;
 
-    always_ready!();
+    ready_when_inner_is!();
 
-    fn call(&mut self, req: Request<Bytes>) -> BoxFuture {
-        let inner = self.inner.clone();
+    fn call(&mut self, req: Request<Bytes>) -> Self::Future {
         let (op, template) = match call_of(&req) {
             Ok(c) => (c.op.name(), c.path_template),
-            Err(e) => return Box::pin(std::future::ready(Err(e))),
+            Err(e) => return fail(e),
         };
         let span = tracing::info_span!(
             "agora.call",
@@ -57,11 +57,12 @@ where
         );
         if span.is_disabled() {
             // No subscriber wants it: no wrapper future, no recording.
-            return Box::pin(inner.oneshot(req));
+            return Either::Left(self.inner.call(req));
         }
-        Box::pin(
+        let fut = span.in_scope(|| self.inner.call(req));
+        Either::Right(Box::pin(
             async move {
-                let result = inner.oneshot(req).await;
+                let result = fut.await;
                 let span = tracing::Span::current();
                 match &result {
                     Ok(resp) => {
@@ -87,6 +88,6 @@ where
                 result
             }
             .instrument(span),
-        )
+        ))
     }
 }
