@@ -81,6 +81,11 @@ impl RetryQuota {
         self.available
     }
 
+    /// Whether the bucket holds all its tokens (a reward would change nothing).
+    pub const fn is_full(&self) -> bool {
+        self.available >= self.capacity
+    }
+
     /// Takes the tokens for one retry after `cause`, or `None` when the bucket cannot pay:
     /// then do not retry. A refusal leaves the bucket unchanged.
     pub fn try_acquire(&mut self, cause: RetryCause) -> Option<RetryPermit> {
@@ -163,6 +168,7 @@ mod tests {
                 }
                 prop_assert_eq!(i64::from(q.available()), level);
                 prop_assert!(q.available() <= capacity);
+                prop_assert_eq!(q.is_full(), level == i64::from(capacity));
             }
         }
     }

@@ -10,28 +10,97 @@ use http::header::{CONTENT_TYPE, USER_AGENT};
 use http::uri::Scheme;
 use http::{HeaderValue, Method, Request, Response, Uri};
 use serde::de::DeserializeOwned;
-use tower::util::BoxCloneSyncService;
 use tower::{Service, ServiceBuilder, ServiceExt};
 
 use crate::Error;
+use crate::budget::RetryBudget;
 use crate::call::Call;
 use crate::clock::TokioClock;
 use crate::config::Config;
 use crate::connection::HyperConnection;
+use crate::credentials::CredentialSource;
 use crate::error::BoxError;
 use crate::layer::auth::AuthLayer;
 use crate::layer::classify::ClassifyErrorsLayer;
 use crate::layer::deadline::DeadlineLayer;
-use crate::layer::failover::{Endpoint, FailoverLayer};
+use crate::layer::failover::{Endpoint, FailoverLayer, FailoverState};
 use crate::layer::rate_limit::{Limiters, RateLimitLayer};
 use crate::layer::request_id::{RequestIdLayer, X_CUSTOM_REQUEST_ID, X_REQUEST_ID, X_RESOURCE_ID};
 use crate::layer::retry::{RetryShared, VendorRetryPolicy};
 use crate::layer::timeout::AttemptTimeoutLayer;
 use crate::layer::trace::TraceLayer;
-use crate::shared::SharedService;
+use crate::layer::{BoxFuture, StateHandle};
+use crate::shared::{InnerFuture, SharedService};
 
-/// The full stack, type-erased.
-type Stack = BoxCloneSyncService<Request<Bytes>, Response<Bytes>, Error>;
+/// The full stack behind one function: its type (nine layers deep) never leaks, and one
+/// `Client` type serves the real connection, the mock and the emulator alike.
+type ErasedStack = dyn Fn(Request<Bytes>) -> BoxFuture + Send + Sync;
+
+/// Everything the layers of one client share, in one allocation (see [`StateHandle`]).
+struct LayerState {
+    retry: RetryShared,
+    failover: FailoverState,
+    limiters: Limiters,
+    credentials: Arc<dyn CredentialSource>,
+    connection: SharedService,
+}
+
+/// The handle every layer of a client holds: one reference count for all of them.
+#[derive(Clone)]
+struct Shared(Arc<LayerState>);
+
+impl StateHandle<RetryShared> for Shared {
+    fn state(&self) -> &RetryShared {
+        &self.0.retry
+    }
+}
+
+impl StateHandle<FailoverState> for Shared {
+    fn state(&self) -> &FailoverState {
+        &self.0.failover
+    }
+}
+
+impl StateHandle<Limiters> for Shared {
+    fn state(&self) -> &Limiters {
+        &self.0.limiters
+    }
+}
+
+impl StateHandle<dyn CredentialSource> for Shared {
+    fn state(&self) -> &(dyn CredentialSource + 'static) {
+        &*self.0.credentials
+    }
+}
+
+/// The innermost service, reached through the shared handle rather than its own `Arc`.
+#[derive(Clone)]
+struct Connection(Shared);
+
+impl Service<Request<Bytes>> for Connection {
+    type Response = Response<Bytes>;
+    type Error = BoxError;
+    type Future = InnerFuture;
+
+    fn poll_ready(
+        &mut self,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), BoxError>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: Request<Bytes>) -> InnerFuture {
+        self.0.0.connection.call_ref(req)
+    }
+}
+
+/// What the clones of a client share.
+struct ClientInner {
+    stack: Box<ErasedStack>,
+    app_id: Box<str>,
+    user_agent: HeaderValue,
+    jitter: crate::layer::retry::Jitter,
+}
 
 /// A client of both REST services: cheap to clone, `Send + Sync`.
 ///
@@ -58,16 +127,13 @@ type Stack = BoxCloneSyncService<Request<Bytes>, Response<Bytes>, Error>;
 /// ```
 #[derive(Clone)]
 pub struct Client {
-    stack: Stack,
-    app_id: Arc<str>,
-    user_agent: HeaderValue,
-    jitter: crate::layer::retry::Jitter,
+    inner: Arc<ClientInner>,
 }
 
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Client")
-            .field("app_id", &self.app_id)
+            .field("app_id", &self.inner.app_id)
             .finish_non_exhaustive()
     }
 }
@@ -91,12 +157,12 @@ impl Client {
     /// A jitter fraction in `[0, 1]` from the configured source, for procedures above the
     /// transport (create confirmation, supervisors) that wait on the vendor's schedules.
     pub fn jitter(&self) -> f64 {
-        (self.jitter)().clamp(0.0, 1.0)
+        (self.inner.jitter)().clamp(0.0, 1.0)
     }
 
     /// The app id the client was built for.
     pub fn app_id(&self) -> &str {
-        &self.app_id
+        &self.inner.app_id
     }
 
     /// A request for `path_and_query` (no host: the client picks it), JSON content type when
@@ -118,7 +184,7 @@ impl Client {
         let mut builder = Request::builder()
             .method(method)
             .uri(uri)
-            .header(USER_AGENT, self.user_agent.clone());
+            .header(USER_AGENT, self.inner.user_agent.clone());
         if body.is_some() {
             builder = builder.header(CONTENT_TYPE, "application/json");
         }
@@ -135,7 +201,7 @@ impl Client {
     /// Sends a request through the stack. Non-2xx answers come back as [`Error::Status`] (after
     /// any advised retries); 2xx answers as the response.
     pub async fn send(&self, req: Request<Bytes>) -> Result<Response<Bytes>, Error> {
-        self.stack.clone().oneshot(req).await
+        (self.inner.stack)(req).await
     }
 
     /// Sends a request and decodes a 2xx JSON body as `T`.
@@ -160,15 +226,16 @@ impl Service<Request<Bytes>> for Client {
     type Error = Error;
     type Future = crate::layer::BoxFuture;
 
+    /// Always ready: each call runs on its own copy of the stack.
     fn poll_ready(
         &mut self,
-        cx: &mut std::task::Context<'_>,
+        _cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Result<(), Error>> {
-        self.stack.poll_ready(cx)
+        std::task::Poll::Ready(Ok(()))
     }
 
     fn call(&mut self, req: Request<Bytes>) -> Self::Future {
-        self.stack.call(req)
+        (self.inner.stack)(req)
     }
 }
 
@@ -279,38 +346,48 @@ impl ClientBuilder {
             Some(s) => s,
             None => HyperConnection::new(config.resolver.clone(), &config.tls)?.into_shared(),
         };
-        let quota = Arc::new(Mutex::new(RetryQuota::new(config.retry_budget)));
-        let limiters = Arc::new(Limiters::new(
-            config.rate_limits,
-            config.max_rate_limit_wait,
-            clock,
-        )?);
-        let policy = VendorRetryPolicy::new(RetryShared {
-            quota: Arc::clone(&quota),
-            jitter: Arc::clone(&config.jitter),
-            enabled: config.retries,
-        });
+        let quota = Arc::new(RetryBudget::new(RetryQuota::new(config.retry_budget)));
+        let shared = Shared(Arc::new(LayerState {
+            retry: RetryShared {
+                quota: Arc::clone(&quota),
+                jitter: Arc::clone(&config.jitter),
+                enabled: config.retries,
+            },
+            failover: FailoverState::new(endpoint, quota, clock),
+            limiters: Limiters::new(config.rate_limits, config.max_rate_limit_wait, clock)?,
+            credentials: Arc::clone(&config.credentials),
+            connection: inner,
+        }));
         // Outermost first.
         let stack = ServiceBuilder::new()
             .layer(TraceLayer)
             .layer(RequestIdLayer)
             .layer(DeadlineLayer::new(config.call_timeout))
-            .layer(tower::retry::RetryLayer::new(policy))
-            .layer(FailoverLayer::new(endpoint, quota, clock))
-            .layer(RateLimitLayer::new(limiters))
+            .layer(tower::retry::RetryLayer::new(VendorRetryPolicy::new(
+                shared.clone(),
+            )))
+            .layer(FailoverLayer::new(shared.clone()))
+            .layer(RateLimitLayer::new(shared.clone()))
             .layer(AttemptTimeoutLayer::new(config.attempt_timeout))
-            .layer(AuthLayer::new(Arc::clone(&config.credentials)))
+            .layer(AuthLayer::new(shared.clone()))
             .layer(ClassifyErrorsLayer)
-            .service(inner);
-        let user_agent = HeaderValue::from_str(&config.user_agent).map_err(|_| Error::Config {
-            field: "user_agent",
-            rule: "not a valid header value".into(),
-        })?;
+            .service(Connection(shared));
+        // The default user agent is a static string: no reference count to bump per request.
+        let user_agent = if config.user_agent == crate::config::USER_AGENT {
+            HeaderValue::from_static(crate::config::USER_AGENT)
+        } else {
+            HeaderValue::from_str(&config.user_agent).map_err(|_| Error::Config {
+                field: "user_agent",
+                rule: "not a valid header value".into(),
+            })?
+        };
         Ok(Client {
-            stack: BoxCloneSyncService::new(stack),
-            app_id: config.app_id.into(),
-            user_agent,
-            jitter: config.jitter,
+            inner: Arc::new(ClientInner {
+                stack: Box::new(move |req| Box::pin(stack.clone().oneshot(req))),
+                app_id: config.app_id.into(),
+                user_agent,
+                jitter: config.jitter,
+            }),
         })
     }
 }

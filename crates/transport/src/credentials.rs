@@ -89,9 +89,10 @@ pub trait CredentialSource: Send + Sync + fmt::Debug {
     /// The credentials to use now.
     async fn credentials(&self) -> Result<Arc<Credentials>, Error>;
 
-    /// The credentials, when they can be had without waiting (fixed ones): lets the auth
-    /// layer skip an allocation per request. `None` means "call [`credentials`](Self::credentials)".
-    fn ready(&self) -> Option<Arc<Credentials>> {
+    /// The `Authorization` value, when it can be had without waiting (fixed credentials):
+    /// lets the auth layer skip the async call and its allocation on every request. `None`
+    /// means "call [`credentials`](Self::credentials)".
+    fn ready_authorization(&self) -> Option<HeaderValue> {
         None
     }
 }
@@ -113,8 +114,8 @@ impl CredentialSource for StaticCredentials {
         Ok(Arc::clone(&self.0))
     }
 
-    fn ready(&self) -> Option<Arc<Credentials>> {
-        Some(Arc::clone(&self.0))
+    fn ready_authorization(&self) -> Option<HeaderValue> {
+        Some(self.0.header.clone())
     }
 }
 

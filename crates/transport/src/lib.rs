@@ -11,6 +11,7 @@
 //! It also has a [`webhook`] receiver for NCS notifications and async [`store`] traits for
 //! state the service crates keep.
 
+pub mod budget;
 pub mod call;
 pub mod client;
 pub mod clock;

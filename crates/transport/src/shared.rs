@@ -58,6 +58,13 @@ impl SharedService {
     }
 }
 
+impl SharedService {
+    /// Calls the service through a shared reference (it needs no readiness and no `&mut`).
+    pub fn call_ref(&self, req: Request<Bytes>) -> InnerFuture {
+        (self.call)(req)
+    }
+}
+
 impl Service<Request<Bytes>> for SharedService {
     type Response = Response<Bytes>;
     type Error = BoxError;

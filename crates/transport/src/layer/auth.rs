@@ -12,45 +12,46 @@ use http::header::AUTHORIZATION;
 use http::{Request, Response};
 use tower::{Layer, Service};
 
-use super::{LayerFuture, ready_when_inner_is, take_ready};
+use super::{LayerFuture, StateHandle, ready_when_inner_is, take_ready};
 use crate::Error;
 use crate::credentials::CredentialSource;
 
 /// Layer for [`Auth`].
 #[derive(Debug, Clone)]
-pub struct AuthLayer {
-    source: Arc<dyn CredentialSource>,
+pub struct AuthLayer<H = Arc<dyn CredentialSource>> {
+    source: H,
 }
 
-impl AuthLayer {
+impl<H: StateHandle<dyn CredentialSource>> AuthLayer<H> {
     /// Authenticates with credentials from `source`.
-    pub fn new(source: Arc<dyn CredentialSource>) -> Self {
+    pub fn new(source: H) -> Self {
         AuthLayer { source }
     }
 }
 
-impl<S> Layer<S> for AuthLayer {
-    type Service = Auth<S>;
+impl<S, H: Clone> Layer<S> for AuthLayer<H> {
+    type Service = Auth<S, H>;
 
-    fn layer(&self, inner: S) -> Auth<S> {
+    fn layer(&self, inner: S) -> Auth<S, H> {
         Auth {
             inner,
-            source: Arc::clone(&self.source),
+            source: self.source.clone(),
         }
     }
 }
 
 /// Sets the `Authorization` header.
 #[derive(Debug, Clone)]
-pub struct Auth<S> {
+pub struct Auth<S, H = Arc<dyn CredentialSource>> {
     inner: S,
-    source: Arc<dyn CredentialSource>,
+    source: H,
 }
 
-impl<S> Service<Request<Bytes>> for Auth<S>
+impl<S, H> Service<Request<Bytes>> for Auth<S, H>
 where
     S: Service<Request<Bytes>, Response = Response<Bytes>, Error = Error> + Clone + Send + 'static,
     S::Future: Send,
+    H: StateHandle<dyn CredentialSource>,
 {
     type Response = Response<Bytes>;
     type Error = Error;
@@ -59,15 +60,14 @@ where
     ready_when_inner_is!();
 
     fn call(&mut self, mut req: Request<Bytes>) -> Self::Future {
-        if let Some(creds) = self.source.ready() {
-            req.headers_mut()
-                .insert(AUTHORIZATION, creds.authorization().clone());
+        if let Some(value) = self.source.state().ready_authorization() {
+            req.headers_mut().insert(AUTHORIZATION, value);
             return Either::Left(self.inner.call(req));
         }
         let mut inner = take_ready(&mut self.inner);
-        let source = Arc::clone(&self.source);
+        let source = self.source.clone();
         Either::Right(Box::pin(async move {
-            let creds = source.credentials().await?;
+            let creds = source.state().credentials().await?;
             req.headers_mut()
                 .insert(AUTHORIZATION, creds.authorization().clone());
             inner.call(req).await

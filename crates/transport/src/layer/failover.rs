@@ -12,15 +12,16 @@ use std::sync::{Arc, Mutex};
 
 use agora_rest_core::failover::{FailoverPlan, HostPreference};
 use agora_rest_core::region::Host;
-use agora_rest_core::retry_quota::{RetryCause, RetryQuota};
+use agora_rest_core::retry_quota::RetryCause;
 use bytes::Bytes;
 use futures_util::future::Either;
 use http::uri::{Authority, Scheme};
 use http::{Request, Response, Uri};
 use tower::{Layer, Service, ServiceExt};
 
-use super::{LayerFuture, fail, ready_when_inner_is, request_id_of, take_ready};
+use super::{LayerFuture, StateHandle, fail, ready_when_inner_is, request_id_of, take_ready};
 use crate::Error;
+use crate::budget::RetryBudget;
 use crate::call::call_of;
 use crate::clock::TokioClock;
 
@@ -43,48 +44,55 @@ pub enum Endpoint {
     },
 }
 
+/// What the failover layer shares across calls: where to send, the retry budget its attempts
+/// draw on, and the clock for the host preference.
 #[derive(Debug)]
-struct FailoverState {
+pub struct FailoverState {
     endpoint: Endpoint,
-    quota: Arc<Mutex<RetryQuota>>,
+    quota: Arc<RetryBudget>,
     clock: TokioClock,
 }
 
-/// Layer for [`Failover`].
-#[derive(Debug, Clone)]
-pub struct FailoverLayer {
-    state: Arc<FailoverState>,
-}
-
-impl FailoverLayer {
+impl FailoverState {
     /// Sends requests to `endpoint`, charging failover attempts to `quota`.
-    pub fn new(endpoint: Endpoint, quota: Arc<Mutex<RetryQuota>>, clock: TokioClock) -> Self {
-        FailoverLayer {
-            state: Arc::new(FailoverState {
-                endpoint,
-                quota,
-                clock,
-            }),
+    pub fn new(endpoint: Endpoint, quota: Arc<RetryBudget>, clock: TokioClock) -> Self {
+        FailoverState {
+            endpoint,
+            quota,
+            clock,
         }
     }
 }
 
-impl<S> Layer<S> for FailoverLayer {
-    type Service = Failover<S>;
+/// Layer for [`Failover`].
+#[derive(Debug, Clone)]
+pub struct FailoverLayer<H = Arc<FailoverState>> {
+    state: H,
+}
 
-    fn layer(&self, inner: S) -> Failover<S> {
+impl<H: StateHandle<FailoverState>> FailoverLayer<H> {
+    /// Fails over as `state` says.
+    pub fn new(state: H) -> Self {
+        FailoverLayer { state }
+    }
+}
+
+impl<S, H: Clone> Layer<S> for FailoverLayer<H> {
+    type Service = Failover<S, H>;
+
+    fn layer(&self, inner: S) -> Failover<S, H> {
         Failover {
             inner,
-            layer: self.clone(),
+            state: self.state.clone(),
         }
     }
 }
 
 /// Picks the host of each attempt and fails over between hosts.
 #[derive(Debug, Clone)]
-pub struct Failover<S> {
+pub struct Failover<S, H = Arc<FailoverState>> {
     inner: S,
-    layer: FailoverLayer,
+    state: H,
 }
 
 /// Points `req` at `scheme://authority`, keeping its path and query.
@@ -113,10 +121,11 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-impl<S> Service<Request<Bytes>> for Failover<S>
+impl<S, H> Service<Request<Bytes>> for Failover<S, H>
 where
     S: Service<Request<Bytes>, Response = Response<Bytes>, Error = Error> + Clone + Send + 'static,
     S::Future: Send,
+    H: StateHandle<FailoverState>,
 {
     type Response = Response<Bytes>;
     type Error = Error;
@@ -125,15 +134,16 @@ where
     ready_when_inner_is!();
 
     fn call(&mut self, mut req: Request<Bytes>) -> Self::Future {
-        if let Endpoint::Fixed { scheme, authority } = &self.layer.state.endpoint {
+        if let Endpoint::Fixed { scheme, authority } = &self.state.state().endpoint {
             return match set_authority(&mut req, scheme.clone(), authority.clone()) {
                 Ok(()) => Either::Left(self.inner.call(req)),
                 Err(e) => fail(e),
             };
         }
         let mut inner = take_ready(&mut self.inner);
-        let layer = Arc::clone(&self.layer.state);
+        let handle = self.state.clone();
         Either::Right(Box::pin(async move {
+            let layer = handle.state();
             let (op, idempotent) = {
                 let call = call_of(&req)?;
                 (call.op, call.idempotent)
@@ -169,10 +179,7 @@ where
                 let Some(step) = cursor.next_after(kind) else {
                     return Err(err);
                 };
-                if lock(&layer.quota)
-                    .try_acquire(RetryCause::Transport)
-                    .is_none()
-                {
+                if layer.quota.try_acquire(RetryCause::Transport).is_none() {
                     return Err(Error::RetryBudgetExhausted {
                         op,
                         request_id: request_id_of(&req),

@@ -21,7 +21,7 @@ use governor::{Quota, RateLimiter};
 use http::{Request, Response};
 use tower::{Layer, Service};
 
-use super::{LayerFuture, fail, ready_when_inner_is, take_ready};
+use super::{LayerFuture, StateHandle, fail, ready_when_inner_is, take_ready};
 use crate::Error;
 use crate::call::{Call, call_of};
 use crate::clock::TokioClock;
@@ -172,39 +172,40 @@ struct Blocked {
 
 /// Layer for [`RateLimit`].
 #[derive(Debug, Clone)]
-pub struct RateLimitLayer {
-    limiters: Arc<Limiters>,
+pub struct RateLimitLayer<H = Arc<Limiters>> {
+    limiters: H,
 }
 
-impl RateLimitLayer {
-    /// Limits with shared `limiters`.
-    pub fn new(limiters: Arc<Limiters>) -> Self {
+impl<H: StateHandle<Limiters>> RateLimitLayer<H> {
+    /// Limits with the shared `limiters`.
+    pub fn new(limiters: H) -> Self {
         RateLimitLayer { limiters }
     }
 }
 
-impl<S> Layer<S> for RateLimitLayer {
-    type Service = RateLimit<S>;
+impl<S, H: Clone> Layer<S> for RateLimitLayer<H> {
+    type Service = RateLimit<S, H>;
 
-    fn layer(&self, inner: S) -> RateLimit<S> {
+    fn layer(&self, inner: S) -> RateLimit<S, H> {
         RateLimit {
             inner,
-            limiters: Arc::clone(&self.limiters),
+            limiters: self.limiters.clone(),
         }
     }
 }
 
 /// Waits for rate-limit permits before each attempt.
 #[derive(Debug, Clone)]
-pub struct RateLimit<S> {
+pub struct RateLimit<S, H = Arc<Limiters>> {
     inner: S,
-    limiters: Arc<Limiters>,
+    limiters: H,
 }
 
-impl<S> Service<Request<Bytes>> for RateLimit<S>
+impl<S, H> Service<Request<Bytes>> for RateLimit<S, H>
 where
     S: Service<Request<Bytes>, Response = Response<Bytes>, Error = Error> + Clone + Send + 'static,
     S::Future: Send,
+    H: StateHandle<Limiters>,
 {
     type Response = Response<Bytes>;
     type Error = Error;
@@ -217,14 +218,17 @@ where
             Ok(c) => c,
             Err(e) => return fail(e),
         };
-        let blocked = match self.limiters.try_now(call) {
+        let blocked = match self.limiters.state().try_now(call) {
             Ok(()) => return Either::Left(self.inner.call(req)),
             Err(blocked) => blocked,
         };
         let mut inner = take_ready(&mut self.inner);
-        let limiters = Arc::clone(&self.limiters);
+        let limiters = self.limiters.clone();
         Either::Right(Box::pin(async move {
-            limiters.acquire_from(call_of(&req)?, blocked).await?;
+            limiters
+                .state()
+                .acquire_from(call_of(&req)?, blocked)
+                .await?;
             inner.call(req).await
         }))
     }

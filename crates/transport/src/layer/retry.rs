@@ -11,17 +11,19 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use agora_rest_core::classify::{Action, RetryPlan, classify};
-use agora_rest_core::retry_quota::{RetryCause, RetryPermit, RetryQuota};
+use agora_rest_core::retry_quota::{RetryCause, RetryPermit};
 use agora_rest_model::ErrorBody;
 use bytes::Bytes;
 use http::{Request, Response};
 use tower::retry::Policy;
 
+use super::StateHandle;
 use super::request_id::{X_REQUEST_ID, X_RESOURCE_ID};
 use crate::Error;
+use crate::budget::RetryBudget;
 use crate::call::Call;
 use crate::error::StatusError;
 
@@ -29,10 +31,9 @@ use crate::error::StatusError;
 pub type Jitter = Arc<dyn Fn() -> f64 + Send + Sync>;
 
 /// State shared by every call's policy.
-#[derive(Clone)]
 pub struct RetryShared {
     /// The retry budget.
-    pub quota: Arc<Mutex<RetryQuota>>,
+    pub quota: Arc<RetryBudget>,
     /// Jitter for the schedules' windows.
     pub jitter: Jitter,
     /// Whether status retries are on at all.
@@ -49,17 +50,17 @@ impl std::fmt::Debug for RetryShared {
 
 /// The per-call retry policy (tower clones it for each request).
 #[derive(Clone, Debug)]
-pub struct VendorRetryPolicy {
-    shared: RetryShared,
+pub struct VendorRetryPolicy<H = Arc<RetryShared>> {
+    shared: H,
     attempts: u32,
     plan: Option<RetryPlan>,
     retries_on_plan: usize,
     permits: Vec<RetryPermit>,
 }
 
-impl VendorRetryPolicy {
+impl<H: StateHandle<RetryShared>> VendorRetryPolicy<H> {
     /// A fresh policy over `shared`.
-    pub fn new(shared: RetryShared) -> Self {
+    pub fn new(shared: H) -> Self {
         VendorRetryPolicy {
             shared,
             attempts: 0,
@@ -67,13 +68,6 @@ impl VendorRetryPolicy {
             retries_on_plan: 0,
             permits: Vec::new(),
         }
-    }
-
-    fn quota(&self) -> std::sync::MutexGuard<'_, RetryQuota> {
-        self.shared
-            .quota
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -112,7 +106,9 @@ pub(crate) fn status_error(
 
 type Sleep = Pin<Box<dyn Future<Output = ()> + Send>>;
 
-impl Policy<Request<Bytes>, Response<Bytes>, Error> for VendorRetryPolicy {
+impl<H: StateHandle<RetryShared>> Policy<Request<Bytes>, Response<Bytes>, Error>
+    for VendorRetryPolicy<H>
+{
     type Future = Sleep;
 
     fn retry(
@@ -124,18 +120,11 @@ impl Policy<Request<Bytes>, Response<Bytes>, Error> for VendorRetryPolicy {
         let call = req.extensions().get::<Call>()?.clone();
         let Ok(resp) = result else { return None };
         if resp.status().is_success() {
-            let permits = std::mem::take(&mut self.permits);
-            if permits.is_empty() {
-                // The reward for a first-try success is a heuristic: skip it rather than wait
-                // when another call holds the lock (the hot path stays uncontended).
-                if let Ok(mut quota) = self.shared.quota.try_lock() {
-                    quota.reward();
-                }
+            let shared = self.shared.state();
+            if self.permits.is_empty() {
+                shared.quota.reward();
             } else {
-                let mut quota = self.quota();
-                for p in permits {
-                    quota.refund(p);
-                }
+                shared.quota.refund(self.permits.drain(..));
             }
             return None;
         }
@@ -144,7 +133,7 @@ impl Policy<Request<Bytes>, Response<Bytes>, Error> for VendorRetryPolicy {
         let error = status_error(&call, req, resp, action);
         let plan = match action {
             Action::Retry(plan)
-                if call.idempotent && call.status_retries && self.shared.enabled =>
+                if call.idempotent && call.status_retries && self.shared.state().enabled =>
             {
                 plan
             }
@@ -159,7 +148,7 @@ impl Policy<Request<Bytes>, Response<Bytes>, Error> for VendorRetryPolicy {
         }
         let Some(delay) = plan
             .schedule
-            .delay(self.retries_on_plan, (self.shared.jitter)())
+            .delay(self.retries_on_plan, (self.shared.state().jitter)())
         else {
             *result = Err(Error::RetriesExhausted {
                 op: call.op,
@@ -170,7 +159,7 @@ impl Policy<Request<Bytes>, Response<Bytes>, Error> for VendorRetryPolicy {
             });
             return None;
         };
-        let permit = self.quota().try_acquire(RetryCause::Status);
+        let permit = self.shared.state().quota.try_acquire(RetryCause::Status);
         let Some(permit) = permit else {
             *result = Err(Error::RetryBudgetExhausted {
                 op: call.op,
