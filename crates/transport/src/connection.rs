@@ -31,9 +31,15 @@ pub struct TlsOptions {
 }
 
 /// hyper-util client as a tower service of `Request<Bytes>` → `Response<Bytes>`.
+///
+/// Two pools: one over rustls for `https://`, and a plain one for `http://`, which the client
+/// builder allows to loopback only (the emulator). hyper-util clones the connector for every
+/// request; the plain pool spares emulator traffic the TLS connector's clone (three shared
+/// reference counts) on each one.
 #[derive(Clone, Debug)]
 pub struct HyperConnection {
-    client: HyperClient<HttpsConnector<HttpConnector<Resolver>>, Full<Bytes>>,
+    https: HyperClient<HttpsConnector<HttpConnector<Resolver>>, Full<Bytes>>,
+    http: HyperClient<HttpConnector<Resolver>, Full<Bytes>>,
 }
 
 impl HyperConnection {
@@ -70,19 +76,22 @@ impl HyperConnection {
             })?
             .with_root_certificates(roots)
             .with_no_client_auth();
-        let mut http = HttpConnector::new_with_resolver(resolver);
-        http.enforce_http(false);
-        http.set_nodelay(true);
-        // Plain http:// is allowed by the connector for loopback endpoints only; the client
-        // builder refuses any other plain-HTTP endpoint before a connection is made.
+        let mut tcp = HttpConnector::new_with_resolver(resolver);
+        tcp.enforce_http(false);
+        tcp.set_nodelay(true);
         let https = hyper_rustls::HttpsConnectorBuilder::new()
             .with_tls_config(config)
-            .https_or_http()
+            .https_only()
             .enable_http1()
             .enable_http2()
-            .wrap_connector(http);
-        let client = HyperClient::builder(TokioExecutor::new()).build(https);
-        Ok(HyperConnection { client })
+            .wrap_connector(tcp.clone());
+        // Plain http:// goes to loopback endpoints only: the client builder refuses any other
+        // plain-HTTP endpoint before a connection is made.
+        tcp.enforce_http(true);
+        Ok(HyperConnection {
+            https: HyperClient::builder(TokioExecutor::new()).build(https),
+            http: HyperClient::builder(TokioExecutor::new()).build(tcp),
+        })
     }
 }
 
@@ -92,7 +101,11 @@ impl HyperConnection {
         &self,
         req: Request<Bytes>,
     ) -> Pin<Box<dyn Future<Output = Result<Response<Bytes>, BoxError>> + Send>> {
-        let fut = self.client.request(req.map(Full::new));
+        let fut = if req.uri().scheme() == Some(&http::uri::Scheme::HTTP) {
+            self.http.request(req.map(Full::new))
+        } else {
+            self.https.request(req.map(Full::new))
+        };
         Box::pin(async move {
             let resp = fut.await?;
             let (parts, body) = resp.into_parts();
@@ -120,15 +133,6 @@ impl tower::Service<Request<Bytes>> for HyperConnection {
     }
 
     fn call(&mut self, req: Request<Bytes>) -> Self::Future {
-        let client = self.client.clone();
-        Box::pin(async move {
-            let resp = client.request(req.map(Full::new)).await?;
-            let (parts, body) = resp.into_parts();
-            let body = Limited::new(body, MAX_RESPONSE_BYTES)
-                .collect()
-                .await?
-                .to_bytes();
-            Ok(Response::from_parts(parts, body))
-        })
+        self.send(req)
     }
 }

@@ -256,6 +256,55 @@ fn fmt_id(id: &Option<String>) -> &str {
 }
 
 impl Error {
+    /// Names the host an attempt went to, on an error made below the failover layer (which
+    /// alone knows the host, so the layers below need not copy it for every request).
+    pub(crate) fn fill_host(&mut self, name: &str) {
+        match self {
+            Error::Timeout { host, .. }
+            | Error::Connect { host, .. }
+            | Error::Dns { host, .. }
+            | Error::Network { host, .. }
+                if host.is_empty() =>
+            {
+                name.clone_into(host);
+            }
+            _ => {}
+        }
+    }
+
+    /// Sets the request id where the error has none yet: errors are made without it below the
+    /// request id layer, which fills it in on the way out.
+    pub(crate) fn fill_request_id(&mut self, id: &str) {
+        let slot = match self {
+            Error::Status(s) => &mut s.request_id,
+            Error::RetriesExhausted {
+                request_id, last, ..
+            }
+            | Error::RetryBudgetExhausted {
+                request_id, last, ..
+            } => {
+                last.fill_request_id(id);
+                request_id
+            }
+            Error::Timeout { request_id, .. }
+            | Error::Deadline { request_id, .. }
+            | Error::Connect { request_id, .. }
+            | Error::Dns { request_id, .. }
+            | Error::Network { request_id, .. }
+            | Error::Decode { request_id, .. }
+            | Error::Other { request_id, .. } => request_id,
+            Error::RateLimitWait { .. }
+            | Error::InsecureEndpoint { .. }
+            | Error::Config { .. }
+            | Error::MissingCall
+            | Error::NotReady { .. }
+            | Error::Policy(_) => return,
+        };
+        if slot.is_none() {
+            *slot = Some(id.to_string());
+        }
+    }
+
     /// The status error, if the service answered non-2xx (also behind an exhausted retry).
     pub fn status_error(&self) -> Option<&StatusError> {
         match self.last() {

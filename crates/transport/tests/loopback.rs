@@ -217,7 +217,11 @@ async fn stalled_host_hits_the_attempt_timeout() {
         .await
         .unwrap()
         .unwrap_err();
-    assert!(matches!(err, Error::Timeout { .. }), "{err:?}");
+    match &err {
+        Error::Timeout { host, .. } => assert_eq!(host, &addr.to_string()),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(err.request_id().map(str::len), Some(32), "{err}");
     assert!(started.elapsed() < Duration::from_secs(5));
     assert_eq!(
         accepted.load(Ordering::SeqCst),

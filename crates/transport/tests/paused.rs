@@ -329,3 +329,67 @@ async fn auth_header_and_ids_are_sent() {
     assert_eq!(sent.headers["x-request-id"].len(), 32);
     assert_eq!(sent.uri.to_string(), "https://api.agora.io/eu/v1/x");
 }
+
+/// The request id every attempt of the last call carried (all the same).
+fn sent_request_id(mock: &MockService) -> String {
+    let ids: Vec<String> = mock
+        .requests()
+        .iter()
+        .map(|r| r.headers["x-request-id"].to_str().unwrap().to_string())
+        .collect();
+    assert!(ids.windows(2).all(|w| w[0] == w[1]), "{ids:?}");
+    ids.last().unwrap().clone()
+}
+
+#[tokio::test(start_paused = true)]
+async fn errors_name_the_host_tried_last_and_the_request_id() {
+    // Network failures along the plan: the error names the last host.
+    let mock = MockService::new();
+    mock.fallback(MockResponse::Refused);
+    let c = client(&mock, |c| c);
+    let err = send(&c, Operation::PushGet).await.unwrap_err();
+    match &err {
+        Error::Connect { host, .. } => assert_eq!(host, "api-eu-central-1.agora.io"),
+        other => panic!("{other:?}"),
+    }
+    let id = sent_request_id(&mock);
+    assert_eq!(err.request_id(), Some(id.as_str()));
+    assert!(err.to_string().contains(&id), "{err}");
+
+    // A per-attempt timeout, on the primary.
+    let mock = MockService::new();
+    mock.fallback(MockResponse::Hang);
+    let c = client(&mock, |c| c.with_attempt_timeout(Duration::from_secs(2)));
+    let err = send(&c, Operation::PushCreate).await.unwrap_err();
+    match &err {
+        Error::Timeout { host, after, .. } => {
+            assert_eq!(
+                (host.as_str(), *after),
+                ("api.agora.io", Duration::from_secs(2))
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(err.request_id(), Some(sent_request_id(&mock).as_str()));
+
+    // A whole-call deadline.
+    let mock = MockService::new();
+    mock.fallback(MockResponse::Hang);
+    let c = client(&mock, |c| c.with_call_timeout(Duration::from_secs(1)));
+    let err = send(&c, Operation::PushGet).await.unwrap_err();
+    assert!(matches!(err, Error::Deadline { .. }), "{err:?}");
+    assert_eq!(err.request_id(), Some(sent_request_id(&mock).as_str()));
+
+    // Retries spent on a status: the id is on the outer error and on the last answer.
+    let mock = MockService::new();
+    mock.fallback(MockResponse::json(503, "{}"));
+    let c = client(&mock, |c| c);
+    let err = send(&c, Operation::PushGet).await.unwrap_err();
+    let id = sent_request_id(&mock);
+    assert!(matches!(err, Error::RetriesExhausted { .. }), "{err:?}");
+    assert_eq!(err.request_id(), Some(id.as_str()));
+    assert_eq!(
+        err.status_error().unwrap().request_id.as_deref(),
+        Some(id.as_str())
+    );
+}

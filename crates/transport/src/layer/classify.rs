@@ -15,7 +15,7 @@ use http::{Request, Response};
 use pin_project_lite::pin_project;
 use tower::{Layer, Service};
 
-use super::{ErrorContext, LayerFuture, fail};
+use super::{LayerFuture, fail};
 use crate::Error;
 use crate::call::call_of;
 use crate::error::{BoxError, classify_inner};
@@ -58,22 +58,21 @@ where
             Ok(c) => c.op,
             Err(e) => return fail(e),
         };
-        let ctx = ErrorContext::of(&req);
         Either::Left(ClassifyFuture {
             inner: self.inner.call(req),
             op,
-            ctx,
         })
     }
 }
 
 pin_project! {
-    /// The future of [`ClassifyErrors`]: the inner call, its error made typed.
+    /// The future of [`ClassifyErrors`]: the inner call, its error made typed. The host and
+    /// request id are left out: the failover and request id layers above fill them in, so
+    /// nothing is copied from the request on the way down.
     pub struct ClassifyFuture<F> {
         #[pin]
         inner: F,
         op: Operation,
-        ctx: ErrorContext,
     }
 }
 
@@ -87,8 +86,6 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let result = ready!(this.inner.poll(cx));
-        Poll::Ready(result.map_err(|e| {
-            classify_inner(*this.op, &this.ctx.host(), this.ctx.request_id(), e.into())
-        }))
+        Poll::Ready(result.map_err(|e| classify_inner(*this.op, "", None, e.into())))
     }
 }

@@ -7,7 +7,7 @@ use futures_util::future::Either;
 use http::{Request, Response};
 use tower::{Layer, Service};
 
-use super::{LayerFuture, fail, ready_when_inner_is, request_id_of};
+use super::{LayerFuture, fail, ready_when_inner_is};
 use crate::Error;
 use crate::call::call_of;
 
@@ -61,15 +61,15 @@ where
             Ok(c) => c.op,
             Err(e) => return fail(e),
         };
-        let request_id = request_id_of(&req);
         let fut = self.inner.call(req);
         Either::Right(Box::pin(async move {
             tokio::time::timeout(after, fut)
                 .await
+                // The request id layer above fills in the id.
                 .unwrap_or(Err(Error::Deadline {
                     op,
                     after,
-                    request_id,
+                    request_id: None,
                 }))
         }))
     }

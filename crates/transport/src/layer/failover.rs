@@ -8,7 +8,10 @@
 //! Each failover attempt takes a token from the retry budget, so an outage cannot turn into a
 //! storm of attempts.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, ready};
 
 use agora_rest_core::failover::{FailoverPlan, HostPreference};
 use agora_rest_core::region::Host;
@@ -17,6 +20,7 @@ use bytes::Bytes;
 use futures_util::future::Either;
 use http::uri::{Authority, Scheme};
 use http::{Request, Response, Uri};
+use pin_project_lite::pin_project;
 use tower::{Layer, Service, ServiceExt};
 
 use super::{LayerFuture, StateHandle, fail, ready_when_inner_is, request_id_of, take_ready};
@@ -129,14 +133,17 @@ where
 {
     type Response = Response<Bytes>;
     type Error = Error;
-    type Future = LayerFuture<S::Future>;
+    type Future = LayerFuture<FixedHostFuture<S::Future>>;
 
     ready_when_inner_is!();
 
     fn call(&mut self, mut req: Request<Bytes>) -> Self::Future {
         if let Endpoint::Fixed { scheme, authority } = &self.state.state().endpoint {
             return match set_authority(&mut req, scheme.clone(), authority.clone()) {
-                Ok(()) => Either::Left(self.inner.call(req)),
+                Ok(()) => Either::Left(FixedHostFuture {
+                    inner: self.inner.call(req),
+                    authority: authority.clone(),
+                }),
                 Err(e) => fail(e),
             };
         }
@@ -162,13 +169,16 @@ where
                     field: "host",
                     rule: e.to_string(),
                 })?;
-                set_authority(&mut attempt, Scheme::HTTPS, authority)?;
+                set_authority(&mut attempt, Scheme::HTTPS, authority.clone())?;
                 let err = match inner.ready().await?.call(attempt).await {
                     Ok(resp) => {
                         lock(preference).record_success(host, layer.clock.now());
                         return Ok(resp);
                     }
-                    Err(e) => e,
+                    Err(mut e) => {
+                        e.fill_host(authority.as_str());
+                        e
+                    }
                 };
                 let Some(kind) = err.failure_kind() else {
                     return Err(err);
@@ -190,6 +200,32 @@ where
                 tokio::time::sleep(step.delay).await;
                 host = step.host;
             }
+        }))
+    }
+}
+
+pin_project! {
+    /// The future of a call to a fixed endpoint: the inner call, with the host named in its
+    /// error.
+    pub struct FixedHostFuture<F> {
+        #[pin]
+        inner: F,
+        authority: Authority,
+    }
+}
+
+impl<F> Future for FixedHostFuture<F>
+where
+    F: Future<Output = Result<Response<Bytes>, Error>>,
+{
+    type Output = Result<Response<Bytes>, Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let result = ready!(this.inner.poll(cx));
+        Poll::Ready(result.map_err(|mut e| {
+            e.fill_host(this.authority.as_str());
+            e
         }))
     }
 }

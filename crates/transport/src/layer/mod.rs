@@ -72,37 +72,6 @@ pub(crate) fn take_ready<S: Clone>(inner: &mut S) -> S {
     std::mem::replace(inner, clone)
 }
 
-/// Cheap copies (reference-counted) of what an error needs from a request, taken before the
-/// request moves into the inner service and turned into strings only when an error is built.
-#[derive(Debug, Clone)]
-pub(crate) struct ErrorContext {
-    authority: Option<http::uri::Authority>,
-    request_id: Option<http::HeaderValue>,
-}
-
-impl ErrorContext {
-    pub(crate) fn of(req: &Request<Bytes>) -> Self {
-        ErrorContext {
-            authority: req.uri().authority().cloned(),
-            request_id: req.headers().get(request_id::X_REQUEST_ID).cloned(),
-        }
-    }
-
-    pub(crate) fn host(&self) -> String {
-        self.authority
-            .as_ref()
-            .map(|a| a.as_str().to_string())
-            .unwrap_or_default()
-    }
-
-    pub(crate) fn request_id(&self) -> Option<String> {
-        self.request_id
-            .as_ref()
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string)
-    }
-}
-
 /// The request id header value, if set.
 pub(crate) fn request_id_of(req: &Request<Bytes>) -> Option<String> {
     req.headers()

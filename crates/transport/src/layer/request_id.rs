@@ -5,8 +5,13 @@
 //! Errors carry the id; responses keep the server's `X-Request-ID`, `X-Custom-Request-ID` and
 //! `X-Resource-ID` headers, read with [`crate::ResponseIds`].
 
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
 use bytes::Bytes;
 use http::{HeaderValue, Request, Response};
+use pin_project_lite::pin_project;
 use tower::{Layer, Service};
 
 use super::ready_when_inner_is;
@@ -58,22 +63,74 @@ where
 {
     type Response = Response<Bytes>;
     type Error = Error;
-    type Future = S::Future;
+    type Future = RequestIdFuture<S::Future>;
 
     ready_when_inner_is!();
 
-    fn call(&mut self, mut req: Request<Bytes>) -> S::Future {
-        if !req.headers().contains_key(&X_REQUEST_ID_NAME) {
-            let bytes = fastrand::u128(..).to_le_bytes();
-            let mut buf = [0u8; 32];
-            let id = uuid::Builder::from_random_bytes(bytes)
-                .into_uuid()
-                .simple()
-                .encode_lower(&mut buf);
-            if let Ok(v) = HeaderValue::from_str(id) {
-                req.headers_mut().insert(X_REQUEST_ID_NAME, v);
+    fn call(&mut self, mut req: Request<Bytes>) -> Self::Future {
+        let id = match req.headers().get(&X_REQUEST_ID_NAME) {
+            Some(given) => RequestId::Given(given.clone()),
+            None => {
+                let mut buf = [0u8; 32];
+                uuid::Builder::from_random_bytes(fastrand::u128(..).to_le_bytes())
+                    .into_uuid()
+                    .simple()
+                    .encode_lower(&mut buf);
+                // One allocation that clones share (a plain copy would allocate again on the
+                // first clone, and retries clone the request).
+                if let Ok(v) = HeaderValue::from_maybe_shared(Bytes::from_owner(buf)) {
+                    req.headers_mut().insert(X_REQUEST_ID_NAME, v);
+                }
+                RequestId::Made(buf)
             }
+        };
+        RequestIdFuture {
+            inner: self.inner.call(req),
+            id,
         }
-        self.inner.call(req)
+    }
+}
+
+/// The id of one call, kept by its future to name it in errors.
+#[derive(Debug)]
+enum RequestId {
+    /// Ours: 32 lowercase hex digits, kept inline.
+    Made([u8; 32]),
+    /// The caller's.
+    Given(HeaderValue),
+}
+
+impl RequestId {
+    fn as_str(&self) -> &str {
+        match self {
+            RequestId::Made(buf) => std::str::from_utf8(buf).unwrap_or_default(),
+            RequestId::Given(v) => v.to_str().unwrap_or_default(),
+        }
+    }
+}
+
+pin_project! {
+    /// The future of [`SetRequestId`]: the inner call, with the request id named in its error
+    /// (the layers below leave it out rather than copy it for every request).
+    pub struct RequestIdFuture<F> {
+        #[pin]
+        inner: F,
+        id: RequestId,
+    }
+}
+
+impl<F> Future for RequestIdFuture<F>
+where
+    F: Future<Output = Result<Response<Bytes>, Error>>,
+{
+    type Output = Result<Response<Bytes>, Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let result = ready!(this.inner.poll(cx));
+        Poll::Ready(result.map_err(|mut e| {
+            e.fill_request_id(this.id.as_str());
+            e
+        }))
     }
 }

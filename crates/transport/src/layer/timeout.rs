@@ -15,7 +15,7 @@ use http::{Request, Response};
 use pin_project_lite::pin_project;
 use tower::{Layer, Service};
 
-use super::{ErrorContext, LayerFuture, fail, ready_when_inner_is};
+use super::{LayerFuture, fail, ready_when_inner_is};
 use crate::Error;
 use crate::call::call_of;
 
@@ -65,13 +65,11 @@ where
             Ok(c) => c.op,
             Err(e) => return fail(e),
         };
-        let ctx = ErrorContext::of(&req);
         let after = self.timeout;
         Either::Left(AttemptTimeoutFuture {
             inner: tokio::time::timeout(after, self.inner.call(req)),
             op,
             after,
-            ctx,
         })
     }
 }
@@ -80,13 +78,13 @@ pin_project! {
     /// The future of [`AttemptTimeout`]: the inner call under a timer, with the typed error.
     ///
     /// A named future rather than a boxed `async` block: this layer runs on every attempt
-    /// and needs no allocation of its own.
+    /// and needs no allocation of its own. The host and request id of its error are filled in
+    /// by the failover and request id layers above.
     pub struct AttemptTimeoutFuture<F> {
         #[pin]
         inner: tokio::time::Timeout<F>,
         op: Operation,
         after: Duration,
-        ctx: ErrorContext,
     }
 }
 
@@ -117,9 +115,9 @@ where
             }),
             Err(_) => Err(Error::Timeout {
                 op: *this.op,
-                host: this.ctx.host(),
+                host: String::new(),
                 after,
-                request_id: this.ctx.request_id(),
+                request_id: None,
             }),
         })
     }
