@@ -40,7 +40,7 @@ fn main() {
     let pair = rt.block_on(pair::Pair::start());
     // Profiling aid: `ONLY=bare` or `ONLY=stack` runs 3,000 batches of 32 with one client.
     if let Ok(only) = std::env::var("ONLY") {
-        rt.block_on(pair.run(only == "stack", 32, 3_000));
+        rt.block_on(pair.closed_loop(only == "stack", 32, 3_000));
         return;
     }
     for concurrency in [1usize, 32] {
@@ -52,7 +52,7 @@ fn main() {
             for which in order {
                 let c0 = cpu_time();
                 let t0 = std::time::Instant::now();
-                rt.block_on(pair.run(which == 1, concurrency, batches));
+                rt.block_on(pair.closed_loop(which == 1, concurrency, batches));
                 let elapsed = t0.elapsed();
                 let requests = (batches * concurrency) as f64;
                 wall[which].push(elapsed.as_secs_f64() * 1e6 / requests);

@@ -1,5 +1,6 @@
 //! Time per request of the full transport stack vs a bare hyper-util client, against the same
-//! loopback hyper server, at concurrency 1 and 32. Rate limits are set high so they do not
+//! loopback hyper server, at concurrency 1 and 32 (that many requests in flight at all times,
+//! as `wrk -c` counts it). Rate limits are set high so they do not
 //! throttle; everything else (request id, retry policy, failover, timeout, auth, tracing span)
 //! runs. Target: full stack ≤ 1.10 × bare. Both clients send the same headers (see
 //! `support/transport_pair.rs`). `transport_ratio` measures the same pair interleaved, which
@@ -9,6 +10,7 @@
 
 #![allow(missing_docs)] // criterion_group!/criterion_main! generate undocumented items
 #![allow(clippy::unwrap_used)] // a bench panics loudly on a broken setup
+#![allow(clippy::disallowed_methods)] // `iter_custom` measures wall time with `Instant::now`
 
 use std::time::Duration;
 
@@ -19,7 +21,7 @@ use http::{Request, Response};
 use tokio::runtime::Runtime;
 
 #[path = "support/transport_pair.rs"]
-#[allow(unreachable_pub, dead_code)] // shared with the interleaved harness
+#[allow(unreachable_pub)] // shared with the interleaved harness
 mod pair;
 
 fn bench(c: &mut Criterion) {
@@ -51,17 +53,24 @@ fn bench(c: &mut Criterion) {
         });
     });
     g.bench_function("in_memory_full_stack", |b| {
-        b.to_async(&rt).iter(|| pair::stack_once(in_memory.clone()));
+        b.to_async(&rt).iter(|| pair::stack_once(&in_memory));
     });
+    // One criterion iteration is one request; `n` requests are in flight at all times.
     for concurrency in [1usize, 32] {
         for (name, stack) in [("bare_hyper_util", false), ("full_stack", true)] {
             g.bench_with_input(
                 BenchmarkId::new(name, concurrency),
                 &concurrency,
                 |b, &n| {
-                    b.to_async(&rt).iter(|| {
+                    b.to_async(&rt).iter_custom(|iters| {
                         let pair = pair.clone();
-                        async move { pair.batch(stack, n).await }
+                        async move {
+                            let each = usize::try_from(iters).unwrap().div_ceil(n).max(1);
+                            let started = std::time::Instant::now();
+                            pair.closed_loop(stack, n, each).await;
+                            let sent = u32::try_from(each * n).unwrap();
+                            started.elapsed() / sent * u32::try_from(iters).unwrap()
+                        }
                     });
                 },
             );

@@ -85,10 +85,10 @@ impl Pair {
     }
 
     /// One request with the bare client.
-    pub async fn bare_once(self) {
+    pub async fn bare_once(&self) {
         let req = Request::builder()
             .method(Method::GET)
-            .uri(self.url)
+            .uri(self.url.as_str())
             .header("user-agent", agora_rest_transport::config::USER_AGENT)
             .header("authorization", "Basic Y2lkOmNzZWNyZXQ=")
             .header("x-request-id", "0f5c3b0a9a8e4c1e9a4a4e2b7f3d2c1a")
@@ -99,35 +99,33 @@ impl Pair {
         assert_eq!(body.len(), BODY.len());
     }
 
-    /// One request through the stack.
-    pub async fn stack_once(self) {
-        stack_once(self.stack).await;
+    /// One request with either client.
+    pub async fn once(&self, stack: bool) {
+        if stack {
+            stack_once(&self.stack).await;
+        } else {
+            self.bare_once().await;
+        }
     }
 
-    /// `concurrency` requests at once, with the stack or the bare client.
-    pub async fn batch(&self, stack: bool, concurrency: usize) {
+    /// `concurrency` requests in flight at all times (each of `concurrency` tasks sends its
+    /// next request when its last one is answered, as `wrk -c` does), `each` per task.
+    pub async fn closed_loop(&self, stack: bool, concurrency: usize, each: usize) {
         let mut set = JoinSet::new();
         for _ in 0..concurrency {
             let pair = self.clone();
-            if stack {
-                set.spawn(pair.stack_once());
-            } else {
-                set.spawn(pair.bare_once());
-            }
+            set.spawn(async move {
+                for _ in 0..each {
+                    pair.once(stack).await;
+                }
+            });
         }
         while set.join_next().await.is_some() {}
-    }
-
-    /// `batches` batches one after another.
-    pub async fn run(&self, stack: bool, concurrency: usize, batches: usize) {
-        for _ in 0..batches {
-            self.batch(stack, concurrency).await;
-        }
     }
 }
 
 /// One Media Push Get through `client`.
-pub async fn stack_once(client: Client) {
+pub async fn stack_once(client: &Client) {
     let req = client
         .request(
             Call::new(
