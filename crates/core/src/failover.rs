@@ -247,6 +247,11 @@ impl HostPreference {
         }
     }
 
+    /// The host later calls start on (before any re-probe of the primary).
+    pub const fn current(&self) -> Host {
+        self.current
+    }
+
     /// Records that `host` answered at `now`.
     pub fn record_success(&mut self, host: Host, now: Duration) {
         if host != self.current {

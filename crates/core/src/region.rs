@@ -313,18 +313,48 @@ impl Host {
         }
     }
 
-    /// The DNS name, e.g. `api.agora.io` or `api-eu-west-1.sd-rtn.com`.
+    /// The DNS name, e.g. `api.agora.io` or `api-eu-west-1.sd-rtn.com`, as a static string:
+    /// a client can address the host on every request without formatting or allocating.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Host::Primary(Suffix::AgoraIo) => "api.agora.io",
+            Host::Primary(Suffix::SdRtn) => "api.sd-rtn.com",
+            Host::Region(RegionPrefix::UsWest1, Suffix::AgoraIo) => "api-us-west-1.agora.io",
+            Host::Region(RegionPrefix::UsWest1, Suffix::SdRtn) => "api-us-west-1.sd-rtn.com",
+            Host::Region(RegionPrefix::UsEast1, Suffix::AgoraIo) => "api-us-east-1.agora.io",
+            Host::Region(RegionPrefix::UsEast1, Suffix::SdRtn) => "api-us-east-1.sd-rtn.com",
+            Host::Region(RegionPrefix::ApSoutheast1, Suffix::AgoraIo) => {
+                "api-ap-southeast-1.agora.io"
+            }
+            Host::Region(RegionPrefix::ApSoutheast1, Suffix::SdRtn) => {
+                "api-ap-southeast-1.sd-rtn.com"
+            }
+            Host::Region(RegionPrefix::ApNortheast1, Suffix::AgoraIo) => {
+                "api-ap-northeast-1.agora.io"
+            }
+            Host::Region(RegionPrefix::ApNortheast1, Suffix::SdRtn) => {
+                "api-ap-northeast-1.sd-rtn.com"
+            }
+            Host::Region(RegionPrefix::EuWest1, Suffix::AgoraIo) => "api-eu-west-1.agora.io",
+            Host::Region(RegionPrefix::EuWest1, Suffix::SdRtn) => "api-eu-west-1.sd-rtn.com",
+            Host::Region(RegionPrefix::EuCentral1, Suffix::AgoraIo) => "api-eu-central-1.agora.io",
+            Host::Region(RegionPrefix::EuCentral1, Suffix::SdRtn) => "api-eu-central-1.sd-rtn.com",
+            Host::Region(RegionPrefix::CnEast1, Suffix::AgoraIo) => "api-cn-east-1.agora.io",
+            Host::Region(RegionPrefix::CnEast1, Suffix::SdRtn) => "api-cn-east-1.sd-rtn.com",
+            Host::Region(RegionPrefix::CnNorth1, Suffix::AgoraIo) => "api-cn-north-1.agora.io",
+            Host::Region(RegionPrefix::CnNorth1, Suffix::SdRtn) => "api-cn-north-1.sd-rtn.com",
+        }
+    }
+
+    /// The DNS name as an owned string.
     pub fn name(self) -> String {
-        self.to_string()
+        self.as_str().to_string()
     }
 }
 
 impl fmt::Display for Host {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Host::Primary(s) => write!(f, "api.{}", s.as_str()),
-            Host::Region(p, s) => write!(f, "api-{}.{}", p.as_str(), s.as_str()),
-        }
+        f.write_str(self.as_str())
     }
 }
 
@@ -334,7 +364,7 @@ impl FromStr for Host {
     /// Parses one of the 18 known host names (ASCII case-insensitive, as DNS is).
     fn from_str(s: &str) -> Result<Self, Error> {
         Host::all()
-            .find(|h| h.to_string().eq_ignore_ascii_case(s))
+            .find(|h| h.as_str().eq_ignore_ascii_case(s))
             .ok_or_else(|| Error::invalid("host", s, "is not an Agora REST API host"))
     }
 }
@@ -386,6 +416,12 @@ mod tests {
         #[test]
         fn host_names_round_trip(i in 0usize..18, upper in any::<bool>()) {
             let h = Host::all().nth(i).unwrap();
+            // Oracle: the name composed from its parts (REFERENCE §1.1-1.2).
+            let composed = match h {
+                Host::Primary(s) => format!("api.{}", s.as_str()),
+                Host::Region(p, s) => format!("api-{}.{}", p.as_str(), s.as_str()),
+            };
+            prop_assert_eq!(h.as_str(), composed.as_str());
             let name = if upper { h.name().to_ascii_uppercase() } else { h.name() };
             prop_assert_eq!(name.parse::<Host>().unwrap(), h);
             prop_assert_eq!(h.with_alternate_suffix().with_alternate_suffix(), h);

@@ -14,7 +14,6 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, ready};
 
 use agora_rest_core::failover::{FailoverPlan, HostPreference};
-use agora_rest_core::region::Host;
 use agora_rest_core::retry_quota::RetryCause;
 use bytes::Bytes;
 use futures_util::future::Either;
@@ -23,7 +22,10 @@ use http::{Request, Response, Uri};
 use pin_project_lite::pin_project;
 use tower::{Layer, Service, ServiceExt};
 
-use super::{LayerFuture, StateHandle, fail, ready_when_inner_is, request_id_of, take_ready};
+use super::{
+    LayerFuture, StateHandle, copy_without_extensions, fail, ready_when_inner_is, request_id_of,
+    take_ready,
+};
 use crate::Error;
 use crate::budget::RetryBudget;
 use crate::call::call_of;
@@ -161,22 +163,37 @@ where
                     rule: "a fixed endpoint has no failover plan".into(),
                 });
             };
-            let mut host: Host = lock(preference).host_for_call(layer.clock.now());
+            let (mut host, current) = {
+                let preference = lock(preference);
+                (
+                    preference.host_for_call(layer.clock.now()),
+                    preference.current(),
+                )
+            };
             let mut cursor = plan.cursor();
+            // The first attempt sends the request itself; a copy without extensions is kept
+            // for any further attempt (the extensions map would cost three allocations).
+            let template = copy_without_extensions(&req);
+            let call = call_of(&req)?.clone();
+            let mut next = Some(req);
             loop {
-                let mut attempt = req.clone();
-                let authority = Authority::try_from(host.name()).map_err(|e| Error::Config {
-                    field: "host",
-                    rule: e.to_string(),
-                })?;
-                set_authority(&mut attempt, Scheme::HTTPS, authority.clone())?;
+                let mut attempt = next.take().unwrap_or_else(|| {
+                    let mut copy = copy_without_extensions(&template);
+                    copy.extensions_mut().insert(call.clone());
+                    copy
+                });
+                let authority = Authority::from_static(host.as_str());
+                set_authority(&mut attempt, Scheme::HTTPS, authority)?;
                 let err = match inner.ready().await?.call(attempt).await {
                     Ok(resp) => {
-                        lock(preference).record_success(host, layer.clock.now());
+                        // Nothing to record when the call stayed on the host it started on.
+                        if host != current {
+                            lock(preference).record_success(host, layer.clock.now());
+                        }
                         return Ok(resp);
                     }
                     Err(mut e) => {
-                        e.fill_host(authority.as_str());
+                        e.fill_host(host.as_str());
                         e
                     }
                 };
@@ -192,7 +209,7 @@ where
                 if layer.quota.try_acquire(RetryCause::Transport).is_none() {
                     return Err(Error::RetryBudgetExhausted {
                         op,
-                        request_id: request_id_of(&req),
+                        request_id: request_id_of(&template),
                         last: Box::new(err),
                     });
                 }

@@ -72,6 +72,16 @@ pub(crate) fn take_ready<S: Clone>(inner: &mut S) -> S {
     std::mem::replace(inner, clone)
 }
 
+/// A copy of `req` without its extensions (cheap: the body and URI share their bytes).
+pub(crate) fn copy_without_extensions(req: &Request<Bytes>) -> Request<Bytes> {
+    let mut copy = Request::new(req.body().clone());
+    *copy.method_mut() = req.method().clone();
+    *copy.uri_mut() = req.uri().clone();
+    *copy.version_mut() = req.version();
+    *copy.headers_mut() = req.headers().clone();
+    copy
+}
+
 /// The request id header value, if set.
 pub(crate) fn request_id_of(req: &Request<Bytes>) -> Option<String> {
     req.headers()

@@ -187,11 +187,6 @@ impl<H: StateHandle<RetryShared>> Policy<Request<Bytes>, Response<Bytes>, Error>
     /// so the descriptor kept is always this call's.
     fn clone_request(&mut self, req: &Request<Bytes>) -> Option<Request<Bytes>> {
         self.call = Some(req.extensions().get::<Call>()?.clone());
-        let mut copy = Request::new(req.body().clone());
-        *copy.method_mut() = req.method().clone();
-        *copy.uri_mut() = req.uri().clone();
-        *copy.version_mut() = req.version();
-        *copy.headers_mut() = req.headers().clone();
-        Some(copy)
+        Some(super::copy_without_extensions(req))
     }
 }
