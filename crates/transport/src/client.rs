@@ -20,21 +20,38 @@ use crate::config::Config;
 use crate::connection::HyperConnection;
 use crate::credentials::CredentialSource;
 use crate::error::BoxError;
-use crate::layer::auth::AuthLayer;
-use crate::layer::classify::ClassifyErrorsLayer;
-use crate::layer::deadline::DeadlineLayer;
-use crate::layer::failover::{Endpoint, FailoverLayer, FailoverState};
-use crate::layer::rate_limit::{Limiters, RateLimitLayer};
-use crate::layer::request_id::{RequestIdLayer, X_CUSTOM_REQUEST_ID, X_REQUEST_ID, X_RESOURCE_ID};
+use crate::layer::StateHandle;
+use crate::layer::auth::{Auth, AuthLayer};
+use crate::layer::classify::{ClassifyErrors, ClassifyErrorsLayer};
+use crate::layer::deadline::{Deadline, DeadlineLayer};
+use crate::layer::failover::{Endpoint, Failover, FailoverLayer, FailoverState};
+use crate::layer::rate_limit::{Limiters, RateLimit, RateLimitLayer};
+use crate::layer::request_id::{
+    RequestIdLayer, SetRequestId, X_CUSTOM_REQUEST_ID, X_REQUEST_ID, X_RESOURCE_ID,
+};
 use crate::layer::retry::{RetryShared, VendorRetryPolicy};
-use crate::layer::timeout::AttemptTimeoutLayer;
-use crate::layer::trace::TraceLayer;
-use crate::layer::{BoxFuture, StateHandle};
+use crate::layer::timeout::{AttemptTimeout, AttemptTimeoutLayer};
+use crate::layer::trace::{Trace, TraceLayer};
 use crate::shared::{InnerFuture, SharedService};
+use tower::retry::Retry;
 
-/// The full stack behind one function: its type (nine layers deep) never leaks, and one
-/// `Client` type serves the real connection, the mock and the emulator alike.
-type ErasedStack = dyn Fn(Request<Bytes>) -> BoxFuture + Send + Sync;
+/// The full stack, outermost layer first. Private: the connection below it is type-erased
+/// ([`SharedService`]), so one `Client` type serves the real connection, the mock and the
+/// emulator alike, and no layer type leaks into the API. Kept concrete rather than boxed so
+/// that [`Client::send`] needs no allocation of its own.
+type Stack = Trace<
+    SetRequestId<
+        Deadline<
+            Retry<
+                VendorRetryPolicy<Shared>,
+                Failover<
+                    RateLimit<AttemptTimeout<Auth<ClassifyErrors<Connection>, Shared>>, Shared>,
+                    Shared,
+                >,
+            >,
+        >,
+    >,
+>;
 
 /// Everything the layers of one client share, in one allocation (see [`StateHandle`]).
 struct LayerState {
@@ -96,7 +113,7 @@ impl Service<Request<Bytes>> for Connection {
 
 /// What the clones of a client share.
 struct ClientInner {
-    stack: Box<ErasedStack>,
+    stack: Stack,
     app_id: Box<str>,
     user_agent: HeaderValue,
     jitter: crate::layer::retry::Jitter,
@@ -201,7 +218,7 @@ impl Client {
     /// Sends a request through the stack. Non-2xx answers come back as [`Error::Status`] (after
     /// any advised retries); 2xx answers as the response.
     pub async fn send(&self, req: Request<Bytes>) -> Result<Response<Bytes>, Error> {
-        (self.inner.stack)(req).await
+        self.inner.stack.clone().oneshot(req).await
     }
 
     /// Sends a request and decodes a 2xx JSON body as `T`.
@@ -235,7 +252,7 @@ impl Service<Request<Bytes>> for Client {
     }
 
     fn call(&mut self, req: Request<Bytes>) -> Self::Future {
-        (self.inner.stack)(req)
+        Box::pin(self.inner.stack.clone().oneshot(req))
     }
 }
 
@@ -383,7 +400,7 @@ impl ClientBuilder {
         };
         Ok(Client {
             inner: Arc::new(ClientInner {
-                stack: Box::new(move |req| Box::pin(stack.clone().oneshot(req))),
+                stack,
                 app_id: config.app_id.into(),
                 user_agent,
                 jitter: config.jitter,
