@@ -55,6 +55,20 @@ fn bench(c: &mut Criterion) {
     g.bench_function("in_memory_full_stack", |b| {
         b.to_async(&rt).iter(|| pair::stack_once(&in_memory));
     });
+    // The same with a fixed endpoint (the emulator's case, and the loopback pair's).
+    let in_memory_fixed = rt.block_on(async {
+        Client::builder(
+            Config::new("app", Credentials::new("cid", "csecret").unwrap())
+                .with_endpoint("http://127.0.0.1:9")
+                .with_rate_limits(pair::fast_limits()),
+        )
+        .with_service(instant.clone())
+        .build()
+        .unwrap()
+    });
+    g.bench_function("in_memory_full_stack_fixed_endpoint", |b| {
+        b.to_async(&rt).iter(|| pair::stack_once(&in_memory_fixed));
+    });
     // One criterion iteration is one request; `n` requests are in flight at all times.
     for concurrency in [1usize, 32] {
         for (name, stack) in [("bare_hyper_util", false), ("full_stack", true)] {

@@ -1,10 +1,10 @@
-//! A service handle that clones with one reference-count increment.
+//! The innermost service of a client, type-erased behind one `Arc`.
 //!
-//! Each layer clones its inner service into every call's future (the usual tower pattern for
-//! always-ready services), so the bottom of the stack is cloned once per layer per request.
-//! `BoxCloneSyncService` would allocate and deep-clone the connection each time; this handle is
-//! an `Arc`, which keeps the full stack within a few percent of a bare hyper client (see the
-//! `transport_stack` bench).
+//! Exists so that one `Client` type runs on hyper, the mock or the in-memory emulator, and so
+//! that a copy of the stack (one per call, one in each retry future) costs one reference count
+//! for the connection instead of a deep clone: `BoxCloneSyncService` would allocate and clone
+//! the connection each time. The client reaches it through its shared layer state and calls it
+//! by reference ([`SharedService::call_ref`]).
 
 use std::future::Future;
 use std::pin::Pin;
