@@ -21,6 +21,10 @@ pub struct Call {
     /// runs the vendor's procedure on its own (a supervisor counting consecutive failures)
     /// turns it off and gets each failure as it happens.
     pub status_retries: bool,
+    /// The call's `X-Request-ID`, chosen once by the request id layer and written on every
+    /// attempt by the headers layer. Kept here rather than as a header above the retry layer
+    /// so that the copy tower's retry keeps of every request has no header map to copy.
+    pub(crate) request_id: Option<http::HeaderValue>,
 }
 
 impl Call {
@@ -32,7 +36,13 @@ impl Call {
             idempotent: op.idempotent(),
             converter: None,
             status_retries: true,
+            request_id: None,
         }
+    }
+
+    /// The request id chosen for this call, once the client's request id layer has run.
+    pub fn request_id(&self) -> Option<&str> {
+        self.request_id.as_ref().and_then(|v| v.to_str().ok())
     }
 
     /// Names the converter (Media Push Update's per-converter limit).

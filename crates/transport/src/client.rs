@@ -6,7 +6,6 @@ use std::sync::{Arc, Mutex};
 use agora_rest_core::failover::{FailoverPlan, HostPreference};
 use agora_rest_core::retry_quota::RetryQuota;
 use bytes::Bytes;
-use http::header::{CONTENT_TYPE, USER_AGENT};
 use http::uri::Scheme;
 use http::{HeaderValue, Method, Request, Response, Uri};
 use serde::de::DeserializeOwned;
@@ -25,6 +24,7 @@ use crate::layer::auth::{Auth, AuthLayer};
 use crate::layer::classify::{ClassifyErrors, ClassifyErrorsLayer};
 use crate::layer::deadline::{Deadline, DeadlineLayer};
 use crate::layer::failover::{Endpoint, Failover, FailoverLayer, FailoverState};
+use crate::layer::headers::{HeadersLayer, SetHeaders};
 use crate::layer::rate_limit::{Limiters, RateLimit, RateLimitLayer};
 use crate::layer::request_id::{
     RequestIdLayer, SetRequestId, X_CUSTOM_REQUEST_ID, X_REQUEST_ID, X_RESOURCE_ID,
@@ -45,7 +45,10 @@ type Stack = Trace<
             Retry<
                 VendorRetryPolicy<Shared>,
                 Failover<
-                    RateLimit<AttemptTimeout<Auth<ClassifyErrors<Connection>, Shared>>, Shared>,
+                    RateLimit<
+                        AttemptTimeout<SetHeaders<Auth<ClassifyErrors<Connection>, Shared>>>,
+                        Shared,
+                    >,
                     Shared,
                 >,
             >,
@@ -115,7 +118,6 @@ impl Service<Request<Bytes>> for Connection {
 struct ClientInner {
     stack: Stack,
     app_id: Box<str>,
-    user_agent: HeaderValue,
     jitter: crate::layer::retry::Jitter,
 }
 
@@ -182,8 +184,9 @@ impl Client {
         &self.inner.app_id
     }
 
-    /// A request for `path_and_query` (no host: the client picks it), JSON content type when
-    /// there is a body, our user agent, and the [`Call`] descriptor.
+    /// A request for `path_and_query` (no host: the client picks it) with the [`Call`]
+    /// descriptor. The stack adds the host, the credentials, the request id, our user agent
+    /// and, when there is a body, the JSON content type, on each attempt.
     pub fn request(
         &self,
         call: Call,
@@ -198,19 +201,9 @@ impl Client {
                     field: "path",
                     rule: e.to_string(),
                 })?;
-        let mut builder = Request::builder()
-            .method(method)
-            .uri(uri)
-            .header(USER_AGENT, self.inner.user_agent.clone());
-        if body.is_some() {
-            builder = builder.header(CONTENT_TYPE, "application/json");
-        }
-        let mut req = builder
-            .body(body.unwrap_or_default())
-            .map_err(|e| Error::Config {
-                field: "request",
-                rule: e.to_string(),
-            })?;
+        let mut req = Request::new(body.unwrap_or_default());
+        *req.method_mut() = method;
+        *req.uri_mut() = uri;
         req.extensions_mut().insert(call);
         Ok(req)
     }
@@ -375,6 +368,15 @@ impl ClientBuilder {
             credentials: Arc::clone(&config.credentials),
             connection: inner,
         }));
+        // The default user agent is a static string: no reference count to bump per request.
+        let user_agent = if config.user_agent == crate::config::USER_AGENT {
+            HeaderValue::from_static(crate::config::USER_AGENT)
+        } else {
+            HeaderValue::from_str(&config.user_agent).map_err(|_| Error::Config {
+                field: "user_agent",
+                rule: "not a valid header value".into(),
+            })?
+        };
         // Outermost first.
         let stack = ServiceBuilder::new()
             .layer(TraceLayer)
@@ -386,23 +388,14 @@ impl ClientBuilder {
             .layer(FailoverLayer::new(shared.clone()))
             .layer(RateLimitLayer::new(shared.clone()))
             .layer(AttemptTimeoutLayer::new(config.attempt_timeout))
+            .layer(HeadersLayer::new(user_agent))
             .layer(AuthLayer::new(shared.clone()))
             .layer(ClassifyErrorsLayer)
             .service(Connection(shared));
-        // The default user agent is a static string: no reference count to bump per request.
-        let user_agent = if config.user_agent == crate::config::USER_AGENT {
-            HeaderValue::from_static(crate::config::USER_AGENT)
-        } else {
-            HeaderValue::from_str(&config.user_agent).map_err(|_| Error::Config {
-                field: "user_agent",
-                rule: "not a valid header value".into(),
-            })?
-        };
         Ok(Client {
             inner: Arc::new(ClientInner {
                 stack,
                 app_id: config.app_id.into(),
-                user_agent,
                 jitter: config.jitter,
             }),
         })

@@ -393,3 +393,57 @@ async fn errors_name_the_host_tried_last_and_the_request_id() {
         Some(id.as_str())
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn every_attempt_carries_the_user_agent_content_type_and_one_request_id() {
+    // Three attempts (503 twice, then 200) of a body-less Get, then a create with a body.
+    let mock = MockService::new();
+    mock.push(MockResponse::json(503, "{}"));
+    mock.push(MockResponse::json(503, "{}"));
+    mock.push(MockResponse::json(200, "{}"));
+    let c = client(&mock, |c| c.with_user_agent("my-backend/2.0"));
+    send(&c, Operation::PushGet).await.unwrap();
+    let requests = mock.requests();
+    assert_eq!(requests.len(), 3);
+    let id = sent_request_id(&mock);
+    assert_eq!(id.len(), 32);
+    for r in &requests {
+        assert_eq!(r.headers["user-agent"], "my-backend/2.0");
+        assert!(!r.headers.contains_key("content-type"), "no body, no type");
+    }
+
+    let mock = MockService::new();
+    mock.fallback(MockResponse::json(200, "{}"));
+    let c = client(&mock, |c| c);
+    let req = c
+        .request(
+            Call::new(Operation::PushCreate, "/t"),
+            Method::POST,
+            "/eu/v1/projects/app/rtmp-converters",
+            Some(bytes::Bytes::from_static(b"{}")),
+        )
+        .unwrap();
+    c.send(req).await.unwrap();
+    let r = &mock.requests()[0];
+    assert_eq!(r.headers["content-type"], "application/json");
+    assert_eq!(
+        r.headers["user-agent"],
+        agora_rest_transport::config::USER_AGENT
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_request_id_set_by_the_caller_is_kept_on_every_attempt_and_in_errors() {
+    let mock = MockService::new();
+    mock.fallback(MockResponse::json(503, "{}"));
+    let c = client(&mock, |c| c);
+    let mut req = c
+        .request(Call::new(Operation::PushGet, "/t"), Method::GET, "/eu/v1/x", None)
+        .unwrap();
+    req.headers_mut()
+        .insert("x-request-id", http::HeaderValue::from_static("my-trace-42"));
+    let err = c.send(req).await.unwrap_err();
+    assert!(mock.calls() > 1);
+    assert_eq!(sent_request_id(&mock), "my-trace-42");
+    assert_eq!(err.request_id(), Some("my-trace-42"));
+}

@@ -23,8 +23,7 @@ use pin_project_lite::pin_project;
 use tower::{Layer, Service, ServiceExt};
 
 use super::{
-    LayerFuture, StateHandle, copy_without_extensions, fail, ready_when_inner_is, request_id_of,
-    take_ready,
+    LayerFuture, StateHandle, copy_without_extensions, fail, ready_when_inner_is, take_ready,
 };
 use crate::Error;
 use crate::budget::RetryBudget;
@@ -209,7 +208,7 @@ where
                 if layer.quota.try_acquire(RetryCause::Transport).is_none() {
                     return Err(Error::RetryBudgetExhausted {
                         op,
-                        request_id: request_id_of(&template),
+                        request_id: call.request_id().map(str::to_string),
                         last: Box::new(err),
                     });
                 }

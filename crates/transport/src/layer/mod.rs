@@ -4,7 +4,8 @@
 //! for all attempts), [`deadline`] (optional whole-call timeout), [`retry`] (tower's retry with
 //! the vendor's schedules and a retry budget), [`failover`] (the domain-switch plan on network
 //! failures), [`rate_limit`] (every attempt takes a permit), [`timeout`] (per attempt),
-//! [`auth`] (Basic), and [`classify`] (inner failures → typed errors).
+//! [`headers`] (user agent, content type, the call's request id), [`auth`] (Basic), and
+//! [`classify`] (inner failures → typed errors).
 //!
 //! The rate limiter sits *inside* retry and failover so that retries and failover attempts
 //! consume permits too, as the service counts them.
@@ -13,6 +14,7 @@ pub mod auth;
 pub mod classify;
 pub mod deadline;
 pub mod failover;
+pub mod headers;
 pub mod rate_limit;
 pub mod request_id;
 pub mod retry;
@@ -80,14 +82,6 @@ pub(crate) fn copy_without_extensions(req: &Request<Bytes>) -> Request<Bytes> {
     *copy.version_mut() = req.version();
     *copy.headers_mut() = req.headers().clone();
     copy
-}
-
-/// The request id header value, if set.
-pub(crate) fn request_id_of(req: &Request<Bytes>) -> Option<String> {
-    req.headers()
-        .get(request_id::X_REQUEST_ID)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string)
 }
 
 /// Implements `poll_ready` by asking the inner service, so that `call` may call the inner

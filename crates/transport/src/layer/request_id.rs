@@ -2,7 +2,9 @@
 //!
 //! The vendor asks for the id on every request and for it (with `X-Resource-ID`) when
 //! contacting support (REFERENCE §1.3). A caller-set id is kept; otherwise a UUID v4 is made.
-//! Errors carry the id; responses keep the server's `X-Request-ID`, `X-Custom-Request-ID` and
+//! This layer sits above retry and chooses the id once per call, recording it in the call's
+//! [`Call`] descriptor; the [`headers`](super::headers) layer, below retry and failover, writes
+//! it on every attempt. Errors carry the id; responses keep the server's `X-Request-ID`, `X-Custom-Request-ID` and
 //! `X-Resource-ID` headers, read with [`crate::ResponseIds`].
 
 use std::future::Future;
@@ -16,6 +18,7 @@ use tower::{Layer, Service};
 
 use super::ready_when_inner_is;
 use crate::Error;
+use crate::call::Call;
 
 /// The request id header.
 pub const X_REQUEST_ID: &str = "x-request-id";
@@ -68,8 +71,9 @@ where
     ready_when_inner_is!();
 
     fn call(&mut self, mut req: Request<Bytes>) -> Self::Future {
-        let id = match req.headers().get(&X_REQUEST_ID_NAME) {
-            Some(given) => RequestId::Given(given.clone()),
+        let given = req.headers_mut().remove(&X_REQUEST_ID_NAME);
+        let (id, value) = match given {
+            Some(given) => (RequestId::Given(given.clone()), Some(given)),
             None => {
                 let mut buf = [0u8; 32];
                 uuid::Builder::from_random_bytes(fastrand::u128(..).to_le_bytes())
@@ -77,13 +81,21 @@ where
                     .simple()
                     .encode_lower(&mut buf);
                 // One allocation that clones share (a plain copy would allocate again on the
-                // first clone, and retries clone the request).
-                if let Ok(v) = HeaderValue::from_maybe_shared(Bytes::from_owner(buf)) {
-                    req.headers_mut().insert(X_REQUEST_ID_NAME, v);
-                }
-                RequestId::Made(buf)
+                // first clone, and retries copy the call).
+                let value = HeaderValue::from_maybe_shared(Bytes::from_owner(buf)).ok();
+                (RequestId::Made(buf), value)
             }
         };
+        // The id travels in the call's descriptor; the headers layer writes it on each
+        // attempt. Without a descriptor (a stack used without our client), as a header.
+        match req.extensions_mut().get_mut::<Call>() {
+            Some(call) => call.request_id = value,
+            None => {
+                if let Some(v) = value {
+                    req.headers_mut().insert(X_REQUEST_ID_NAME, v);
+                }
+            }
+        }
         RequestIdFuture {
             inner: self.inner.call(req),
             id,

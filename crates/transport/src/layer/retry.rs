@@ -89,11 +89,15 @@ pub(crate) fn status_error(
     action: Action,
 ) -> Error {
     let body = ErrorBody::parse_lenient(resp.body());
-    let request_id = req
-        .headers()
-        .get(X_REQUEST_ID)
-        .and_then(|v| v.to_str().ok())
+    let request_id = call
+        .request_id()
         .map(str::to_string)
+        .or_else(|| {
+            req.headers()
+                .get(X_REQUEST_ID)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        })
         .or_else(|| header(resp, X_REQUEST_ID));
     Error::Status(Box::new(StatusError {
         op: call.op,
