@@ -24,7 +24,7 @@ pub struct Call {
     /// The call's `X-Request-ID`, chosen once by the request id layer and written on every
     /// attempt by the headers layer. Kept here rather than as a header above the retry layer
     /// so that the copy tower's retry keeps of every request has no header map to copy.
-    pub(crate) request_id: Option<http::HeaderValue>,
+    pub(crate) request_id: Option<crate::layer::request_id::RequestId>,
 }
 
 impl Call {
@@ -42,7 +42,9 @@ impl Call {
 
     /// The request id chosen for this call, once the client's request id layer has run.
     pub fn request_id(&self) -> Option<&str> {
-        self.request_id.as_ref().and_then(|v| v.to_str().ok())
+        self.request_id
+            .as_ref()
+            .map(crate::layer::request_id::RequestId::as_str)
     }
 
     /// Names the converter (Media Push Update's per-converter limit).

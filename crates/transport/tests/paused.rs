@@ -438,10 +438,17 @@ async fn a_request_id_set_by_the_caller_is_kept_on_every_attempt_and_in_errors()
     mock.fallback(MockResponse::json(503, "{}"));
     let c = client(&mock, |c| c);
     let mut req = c
-        .request(Call::new(Operation::PushGet, "/t"), Method::GET, "/eu/v1/x", None)
+        .request(
+            Call::new(Operation::PushGet, "/t"),
+            Method::GET,
+            "/eu/v1/x",
+            None,
+        )
         .unwrap();
-    req.headers_mut()
-        .insert("x-request-id", http::HeaderValue::from_static("my-trace-42"));
+    req.headers_mut().insert(
+        "x-request-id",
+        http::HeaderValue::from_static("my-trace-42"),
+    );
     let err = c.send(req).await.unwrap_err();
     assert!(mock.calls() > 1);
     assert_eq!(sent_request_id(&mock), "my-trace-42");

@@ -63,7 +63,8 @@ where
         let request_id = req
             .extensions()
             .get::<Call>()
-            .and_then(|c| c.request_id.clone());
+            .and_then(|c| c.request_id.as_ref())
+            .and_then(super::request_id::RequestId::header_value);
         let has_body = !req.body().is_empty();
         let headers = req.headers_mut();
         if let Some(id) = request_id {

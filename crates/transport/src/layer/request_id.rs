@@ -71,27 +71,23 @@ where
     ready_when_inner_is!();
 
     fn call(&mut self, mut req: Request<Bytes>) -> Self::Future {
-        let given = req.headers_mut().remove(&X_REQUEST_ID_NAME);
-        let (id, value) = match given {
-            Some(given) => (RequestId::Given(given.clone()), Some(given)),
+        let id = match req.headers_mut().remove(&X_REQUEST_ID_NAME) {
+            Some(given) => RequestId::Given(given),
             None => {
                 let mut buf = [0u8; 32];
                 uuid::Builder::from_random_bytes(fastrand::u128(..).to_le_bytes())
                     .into_uuid()
                     .simple()
                     .encode_lower(&mut buf);
-                // One allocation that clones share (a plain copy would allocate again on the
-                // first clone, and retries copy the call).
-                let value = HeaderValue::from_maybe_shared(Bytes::from_owner(buf)).ok();
-                (RequestId::Made(buf), value)
+                RequestId::Made(buf)
             }
         };
         // The id travels in the call's descriptor; the headers layer writes it on each
         // attempt. Without a descriptor (a stack used without our client), as a header.
         match req.extensions_mut().get_mut::<Call>() {
-            Some(call) => call.request_id = value,
+            Some(call) => call.request_id = Some(id.clone()),
             None => {
-                if let Some(v) = value {
+                if let Some(v) = id.header_value() {
                     req.headers_mut().insert(X_REQUEST_ID_NAME, v);
                 }
             }
@@ -103,20 +99,32 @@ where
     }
 }
 
-/// The id of one call, kept by its future to name it in errors.
-#[derive(Debug)]
-enum RequestId {
-    /// Ours: 32 lowercase hex digits, kept inline.
+/// The id of one call: in its [`Call`] for the headers layer, and in its future for errors.
+///
+/// Ours is kept inline (copying 32 bytes is cheaper than sharing a reference-counted header
+/// value between the call, the retry copy and each attempt).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum RequestId {
+    /// Ours: 32 lowercase hex digits.
     Made([u8; 32]),
     /// The caller's.
     Given(HeaderValue),
 }
 
 impl RequestId {
-    fn as_str(&self) -> &str {
+    /// The id as text.
+    pub(crate) fn as_str(&self) -> &str {
         match self {
             RequestId::Made(buf) => std::str::from_utf8(buf).unwrap_or_default(),
             RequestId::Given(v) => v.to_str().unwrap_or_default(),
+        }
+    }
+
+    /// The id as a header value (a copy of ours; the caller's as given).
+    pub(crate) fn header_value(&self) -> Option<HeaderValue> {
+        match self {
+            RequestId::Made(buf) => HeaderValue::from_bytes(buf).ok(),
+            RequestId::Given(v) => Some(v.clone()),
         }
     }
 }
