@@ -134,7 +134,7 @@ where
 {
     type Response = Response<Bytes>;
     type Error = Error;
-    type Future = LayerFuture<FixedHostFuture<S::Future>>;
+    type Future = LayerFuture<FixedHostFuture<S::Future, H>>;
 
     ready_when_inner_is!();
 
@@ -143,7 +143,7 @@ where
             return match set_authority(&mut req, scheme.clone(), authority.clone()) {
                 Ok(()) => Either::Left(FixedHostFuture {
                     inner: self.inner.call(req),
-                    authority: authority.clone(),
+                    state: self.state.clone(),
                 }),
                 Err(e) => fail(e),
             };
@@ -222,17 +222,19 @@ where
 
 pin_project! {
     /// The future of a call to a fixed endpoint: the inner call, with the host named in its
-    /// error.
-    pub struct FixedHostFuture<F> {
+    /// error. It holds the layer's state handle rather than a copy of the host: the host is
+    /// needed only on an error, and the client's handle is bumped on every call anyway.
+    pub struct FixedHostFuture<F, H> {
         #[pin]
         inner: F,
-        authority: Authority,
+        state: H,
     }
 }
 
-impl<F> Future for FixedHostFuture<F>
+impl<F, H> Future for FixedHostFuture<F, H>
 where
     F: Future<Output = Result<Response<Bytes>, Error>>,
+    H: StateHandle<FailoverState>,
 {
     type Output = Result<Response<Bytes>, Error>;
 
@@ -240,7 +242,9 @@ where
         let this = self.project();
         let result = ready!(this.inner.poll(cx));
         Poll::Ready(result.map_err(|mut e| {
-            e.fill_host(this.authority.as_str());
+            if let Endpoint::Fixed { authority, .. } = &this.state.state().endpoint {
+                e.fill_host(authority.as_str());
+            }
             e
         }))
     }
