@@ -142,6 +142,12 @@ fn ci() -> Result<(), String> {
     step("bench (build only)", &mut || {
         run(cargo().args(["bench", "--workspace", "--no-run"]))
     })?;
+    // Broken intra-doc links and malformed docs fail here, not on docs.rs.
+    step("doc", &mut || {
+        run(cargo()
+            .args(["doc", "--workspace", "--no-deps"])
+            .env("RUSTDOCFLAGS", "-D warnings"))
+    })?;
     step("layering", &mut layering)?;
 
     say("");
