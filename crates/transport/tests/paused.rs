@@ -454,3 +454,18 @@ async fn a_request_id_set_by_the_caller_is_kept_on_every_attempt_and_in_errors()
     assert_eq!(sent_request_id(&mock), "my-trace-42");
     assert_eq!(err.request_id(), Some("my-trace-42"));
 }
+
+#[tokio::test(start_paused = true)]
+async fn failover_tokens_come_back_when_a_host_answers() {
+    // 10 tokens pay for exactly one failover attempt (a transport retry costs 10).
+    let mock = MockService::new();
+    mock.fallback(MockResponse::json(200, "{}"));
+    let c = client(&mock, |c| c.with_retry_budget(10));
+    for call in 1..=3 {
+        // Refused once, then the primary again after 1 s answers; the token comes back, so
+        // the next call can fail over too.
+        mock.push_for_host("api.agora.io", MockResponse::Refused);
+        send(&c, Operation::PushGet).await.unwrap();
+        assert_eq!(mock.calls(), 2 * call);
+    }
+}

@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, ready};
 
 use agora_rest_core::failover::{FailoverPlan, HostPreference};
-use agora_rest_core::retry_quota::RetryCause;
+use agora_rest_core::retry_quota::{RetryCause, RetryPermit};
 use bytes::Bytes;
 use futures_util::future::Either;
 use http::uri::{Authority, Scheme};
@@ -175,6 +175,7 @@ where
             let template = copy_without_extensions(&req);
             let call = call_of(&req)?.clone();
             let mut next = Some(req);
+            let mut permits: Vec<RetryPermit> = Vec::new();
             loop {
                 let mut attempt = next.take().unwrap_or_else(|| {
                     let mut copy = copy_without_extensions(&template);
@@ -188,6 +189,11 @@ where
                         // Nothing to record when the call stayed on the host it started on.
                         if host != current {
                             lock(preference).record_success(host, layer.clock.now());
+                        }
+                        // A host answered: the failover attempts paid off, their tokens return
+                        // (as smithy-rs refunds a retry that succeeded).
+                        if !permits.is_empty() {
+                            layer.quota.refund(permits.drain(..));
                         }
                         return Ok(resp);
                     }
@@ -205,13 +211,14 @@ where
                 let Some(step) = cursor.next_after(kind) else {
                     return Err(err);
                 };
-                if layer.quota.try_acquire(RetryCause::Transport).is_none() {
+                let Some(permit) = layer.quota.try_acquire(RetryCause::Transport) else {
                     return Err(Error::RetryBudgetExhausted {
                         op,
                         request_id: call.request_id().map(str::to_string),
                         last: Box::new(err),
                     });
-                }
+                };
+                permits.push(permit);
                 tracing::debug!(from = %host, to = %step.host, delay = ?step.delay, stage = ?step.stage, "domain failover");
                 tokio::time::sleep(step.delay).await;
                 host = step.host;
