@@ -191,15 +191,14 @@ async fn receiver(
 #[tokio::test]
 async fn webhooks_are_signed_and_delivered() {
     tokio::time::timeout(LIMIT, async {
-        // A receiver that checks both signatures and records event types.
-        let got: Arc<Mutex<Vec<u32>>> = Arc::default();
-        let seen = Arc::clone(&got);
+        // A receiver that checks both signatures and hands each event type to the test.
+        let (tx, mut events) = tokio::sync::mpsc::unbounded_channel::<u32>();
         let addr = receiver(move |headers, body| {
             let h = |n: &str| headers.get(n).map(|v| v.to_str().unwrap().to_string());
             assert!(verify(b"ncs-secret", body, h(HEADER_SIGNATURE_V2).as_deref(), None).is_ok());
             assert!(verify(b"ncs-secret", body, None, h(HEADER_SIGNATURE_V1).as_deref()).is_ok());
             let env = agora_rest_core::ncs::Envelope::parse(body).unwrap();
-            seen.lock().unwrap().push(env.event_type);
+            let _ = tx.send(env.event_type);
             200
         })
         .await;
@@ -227,7 +226,8 @@ async fn webhooks_are_signed_and_delivered() {
             .as_str()
             .unwrap()
             .to_string();
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        // Created (1), then running (3): only then delete, which notifies destroyed (4).
+        let mut kinds = vec![events.recv().await.unwrap(), events.recv().await.unwrap()];
         send(
             &format!("{base}/na/v1/projects/app/rtmp-converters/{id}"),
             Method::DELETE,
@@ -235,10 +235,7 @@ async fn webhooks_are_signed_and_delivered() {
         )
         .await
         .unwrap();
-        while got.lock().unwrap().len() < 3 {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        let mut kinds = got.lock().unwrap().clone();
+        kinds.push(events.recv().await.unwrap());
         kinds.sort_unstable();
         assert_eq!(kinds, [1, 3, 4]);
         assert!(emu.deliveries().iter().all(|d| d.status == 200));
