@@ -11,16 +11,14 @@ use agora_rest_model::mediapush::{
     CreateConverterRequest, GetConverterResponse, GetShape, ListConvertersResponse, ListMember,
     ListPage, UpdateConverterRequest,
 };
-use agora_rest_model::ncs::{
-    ConverterEventPayload, DestroyReason, MediaPushEvent, MediaPushEventKind, Notification,
-};
+use agora_rest_model::ncs::{ConverterEventPayload, DestroyReason, MediaPushEventKind};
 use bytes::Bytes;
 use http::{HeaderValue, Response};
 
 use crate::config::GetShapeMode;
 use crate::engine::Ctx;
-use crate::state::StoredConverter;
-use crate::wire::{invalid_parameter, json, message, query_param, reason, text};
+use crate::state::{StoredConverter, media_push_notice};
+use crate::wire::{invalid_parameter, json, message, parse_body, query_param, reason, text};
 
 /// The resolution tier a converter counts against: its canvas, or SD when it has no video
 /// (audio-only and raw converters; *derived*, the docs tier by video resolution only).
@@ -67,9 +65,9 @@ pub(crate) fn create(
     app: &str,
     body: &Bytes,
 ) -> Response<Bytes> {
-    let req: CreateConverterRequest = match serde_json::from_slice(body) {
+    let req: CreateConverterRequest = match parse_body(body) {
         Ok(r) => r,
-        Err(e) => return message(400, &format!("Invalid parameter: body. {e}")),
+        Err(answer) => return answer,
     };
     if let Err(e) = req.validate() {
         return invalid_parameter(&e);
@@ -122,13 +120,8 @@ pub(crate) fn create(
         destroy_reason: None,
     };
     let at = ctx.unix_ms();
-    ctx.state.emit(
-        Notification::MediaPush(Box::new(MediaPushEvent {
-            kind: MediaPushEventKind::Created,
-            payload,
-        })),
-        at,
-    );
+    ctx.state
+        .emit(media_push_notice(MediaPushEventKind::Created, payload), at);
     let resp = json(200, &status_body(&stored));
     let running_after = ctx.config.running_after;
     ctx.state.converter_created(&stored, running_after);
@@ -235,9 +228,9 @@ pub(crate) fn update(
     if !converter_window(ctx, id) {
         return message(429, text::RATE_LIMITED);
     }
-    let req: UpdateConverterRequest = match serde_json::from_slice(body) {
+    let req: UpdateConverterRequest = match parse_body(body) {
         Ok(r) => r,
-        Err(e) => return message(400, &format!("Invalid parameter: body. {e}")),
+        Err(answer) => return answer,
     };
     let (shape, tier_before, area) = {
         let Ok(c) = find(ctx, region, app, id) else {
@@ -331,13 +324,8 @@ pub(crate) fn update(
         destroy_reason: None,
     };
     let at = ctx.unix_ms();
-    ctx.state.emit(
-        Notification::MediaPush(Box::new(MediaPushEvent {
-            kind: MediaPushEventKind::Updated,
-            payload,
-        })),
-        at,
-    );
+    ctx.state
+        .emit(media_push_notice(MediaPushEventKind::Updated, payload), at);
     with_resource_id(json(200, &body), id)
 }
 

@@ -325,10 +325,7 @@ impl State {
             destroy_reason: Some(reason),
         };
         self.emit(
-            Notification::MediaPush(Box::new(MediaPushEvent {
-                kind: MediaPushEventKind::Destroyed,
-                payload,
-            })),
+            media_push_notice(MediaPushEventKind::Destroyed, payload),
             unix_ms,
         );
     }
@@ -348,10 +345,7 @@ impl State {
             destroy_reason: None,
         };
         self.emit(
-            Notification::MediaPush(Box::new(MediaPushEvent {
-                kind: MediaPushEventKind::StateChanged,
-                payload,
-            })),
+            media_push_notice(MediaPushEventKind::StateChanged, payload),
             unix_ms,
         );
     }
@@ -540,6 +534,14 @@ impl State {
             }
         }
     }
+}
+
+/// A Media Push notice.
+pub(crate) fn media_push_notice(
+    kind: MediaPushEventKind,
+    payload: ConverterEventPayload,
+) -> Notification {
+    Notification::MediaPush(Box::new(MediaPushEvent { kind, payload }))
 }
 
 /// A Cloud Transcoding notice for task `t`.

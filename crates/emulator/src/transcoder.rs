@@ -16,7 +16,7 @@ use http::Response;
 
 use crate::engine::Ctx;
 use crate::state::{StoredTask, TaskPhase, Token, transcoder_notice};
-use crate::wire::{message, query_param};
+use crate::wire::{invalid_parameter, message, parse_body, query_param};
 
 /// The mask Update requires (REFERENCE §4.5).
 const UPDATE_MASK: &str = "services.cloudTranscoder.config";
@@ -70,15 +70,12 @@ fn running_body(t: &StoredTask) -> Task {
 }
 
 pub(crate) fn acquire(ctx: &mut Ctx<'_>, app: &str, body: &Bytes) -> Response<Bytes> {
-    let req: AcquireRequest = match serde_json::from_slice(body) {
+    let req: AcquireRequest = match parse_body(body) {
         Ok(r) => r,
-        Err(e) => return message(400, &format!("Invalid parameter: body. {e}")),
+        Err(answer) => return answer,
     };
     if let Err(e) = req.validate() {
-        return message(
-            400,
-            &format!("Invalid parameter: {}. {e}", e.field().unwrap_or("body")),
-        );
+        return invalid_parameter(&e);
     }
     let name = ctx.state.new_token();
     ctx.state.tokens.insert(
@@ -153,15 +150,12 @@ pub(crate) fn create(
     {
         return already_started(&running.clone());
     }
-    let req: CreateTaskRequest = match serde_json::from_slice(body) {
+    let req: CreateTaskRequest = match parse_body(body) {
         Ok(r) => r,
-        Err(e) => return message(400, &format!("Invalid parameter: body. {e}")),
+        Err(answer) => return answer,
     };
     if let Err(e) = req.validate() {
-        return message(
-            400,
-            &format!("Invalid parameter: {}. {e}", e.field().unwrap_or("body")),
-        );
+        return invalid_parameter(&e);
     }
     let tier = tier_of(&req);
     let area = ctx.config.transcoding_area;
@@ -290,18 +284,15 @@ pub(crate) fn update(
             "Invalid parameter: updateMask. It must be services.cloudTranscoder.config.",
         );
     }
-    let req: CreateTaskRequest = match serde_json::from_slice(body) {
+    let req: CreateTaskRequest = match parse_body(body) {
         Ok(r) => r,
-        Err(e) => return message(400, &format!("Invalid parameter: body. {e}")),
+        Err(answer) => return answer,
     };
     let Ok(t) = find(ctx, app, id, query) else {
         return message(404, "gone");
     };
     if let Err(e) = t.request.transcoder().validate_update_to(req.transcoder()) {
-        return message(
-            400,
-            &format!("Invalid parameter: {}. {e}", e.field().unwrap_or("body")),
-        );
+        return invalid_parameter(&e);
     }
     match t.sequence.offer(seq) {
         SequenceVerdict::Stale { highest } => {

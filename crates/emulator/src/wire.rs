@@ -193,6 +193,14 @@ pub(crate) fn status_text(status: u16) -> &'static str {
     }
 }
 
+/// A JSON request body as `T`, or the service's 400 for a body that does not parse.
+#[allow(clippy::result_large_err)] // the error is the answer to send, built once per request
+pub(crate) fn parse_body<T: serde::de::DeserializeOwned>(
+    body: &[u8],
+) -> Result<T, Response<Bytes>> {
+    serde_json::from_slice(body).map_err(|e| message(400, &format!("Invalid parameter: body. {e}")))
+}
+
 /// `Invalid parameter: <field>. <rule>` (REFERENCE §2.8), the field without its `converter.` head.
 pub(crate) fn invalid_parameter(err: &agora_rest_model::Error) -> Response<Bytes> {
     let field = err.field().unwrap_or("body");
