@@ -128,18 +128,7 @@ pub struct MediaPush {
     update_locks: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
 }
 
-/// Percent-encodes a path segment (channel names may hold spaces and punctuation).
-pub(crate) fn encode_segment(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
+pub(crate) use agora_rest_transport::encode_path_segment as encode_segment;
 
 impl MediaPush {
     /// A client with the default (best-practice) configuration.

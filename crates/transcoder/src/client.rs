@@ -20,18 +20,7 @@ pub(crate) const TASK_PATH: &str = "/v1/projects/{appId}/rtsc/cloud-transcoder/t
 /// The mask of a full-config update (REFERENCE §4.5).
 pub(crate) const UPDATE_MASK: &str = "services.cloudTranscoder.config";
 
-/// Percent-encodes a path segment or query value.
-pub(crate) fn encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
+pub(crate) use agora_rest_transport::encode_path_segment as encode;
 
 /// A builder token and when it arrived.
 #[derive(Debug, Clone)]

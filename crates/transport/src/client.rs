@@ -118,7 +118,8 @@ impl Service<Request<Bytes>> for Connection {
 struct ClientInner {
     stack: Stack,
     app_id: Box<str>,
-    jitter: crate::layer::retry::Jitter,
+    /// The layers' shared state (the jitter source lives there).
+    shared: Shared,
 }
 
 /// A client of both REST services: cheap to clone, `Send + Sync`.
@@ -176,7 +177,7 @@ impl Client {
     /// A jitter fraction in `[0, 1]` from the configured source, for procedures above the
     /// transport (create confirmation, supervisors) that wait on the vendor's schedules.
     pub fn jitter(&self) -> f64 {
-        (self.inner.jitter)().clamp(0.0, 1.0)
+        (self.inner.shared.0.retry.jitter)().clamp(0.0, 1.0)
     }
 
     /// The app id the client was built for.
@@ -391,12 +392,12 @@ impl ClientBuilder {
             .layer(HeadersLayer::new(user_agent))
             .layer(AuthLayer::new(shared.clone()))
             .layer(ClassifyErrorsLayer)
-            .service(Connection(shared));
+            .service(Connection(shared.clone()));
         Ok(Client {
             inner: Arc::new(ClientInner {
                 stack,
                 app_id: config.app_id.into(),
-                jitter: config.jitter,
+                shared,
             }),
         })
     }

@@ -1,7 +1,5 @@
 //! The innermost service: hyper-util's pooled client over rustls (ring), HTTP/1.1 and HTTP/2.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
@@ -97,10 +95,7 @@ impl HyperConnection {
 
 impl HyperConnection {
     /// Sends one request (the pooled client needs only `&self`).
-    pub fn send(
-        &self,
-        req: Request<Bytes>,
-    ) -> Pin<Box<dyn Future<Output = Result<Response<Bytes>, BoxError>> + Send>> {
+    pub fn send(&self, req: Request<Bytes>) -> crate::shared::InnerFuture {
         let fut = if req.uri().scheme() == Some(&http::uri::Scheme::HTTP) {
             self.http.request(req.map(Full::new))
         } else {
@@ -126,7 +121,7 @@ impl HyperConnection {
 impl tower::Service<Request<Bytes>> for HyperConnection {
     type Response = Response<Bytes>;
     type Error = BoxError;
-    type Future = Pin<Box<dyn Future<Output = Result<Response<Bytes>, BoxError>> + Send>>;
+    type Future = crate::shared::InnerFuture;
 
     fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
         Poll::Ready(Ok(()))

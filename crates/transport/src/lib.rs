@@ -26,7 +26,7 @@ pub mod shared;
 pub mod store;
 pub mod webhook;
 
-pub use call::Call;
+pub use call::{Call, encode_path_segment};
 pub use client::{Client, ClientBuilder, ResponseIds};
 pub use config::Config;
 pub use credentials::{CredentialSource, Credentials, StaticCredentials};

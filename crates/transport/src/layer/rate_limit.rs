@@ -125,14 +125,6 @@ impl Limiters {
         Ok(())
     }
 
-    /// Waits until every bucket `call` counts against has a permit, and takes them.
-    pub async fn acquire(&self, call: &Call) -> Result<(), Error> {
-        match self.try_now(call) {
-            Ok(()) => Ok(()),
-            Err(blocked) => self.acquire_from(call, blocked).await,
-        }
-    }
-
     /// Waits for the permits [`try_now`](Self::try_now) could not take.
     async fn acquire_from(&self, call: &Call, blocked: Blocked) -> Result<(), Error> {
         let mut waited = Duration::ZERO;
