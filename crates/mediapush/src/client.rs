@@ -165,18 +165,21 @@ impl MediaPush {
     }
 
     pub(crate) fn learn(&self, id: &str, region: PathRegion, converter: &Converter) {
-        let tier = crate::create::tier_of(converter);
+        self.know(
+            id,
+            Known {
+                region,
+                shape: converter.shape(),
+                tier: crate::create::tier_of(converter),
+            },
+        );
+    }
+
+    fn know(&self, id: &str, known: Known) {
         self.known
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .insert(
-                id.to_string(),
-                Known {
-                    region,
-                    shape: converter.shape(),
-                    tier,
-                },
-            );
+            .insert(id.to_string(), known);
     }
 
     /// Tells the client about a converter created elsewhere (another process, before a
@@ -187,17 +190,15 @@ impl MediaPush {
         region: PathRegion,
         last_sequence: Option<u64>,
     ) -> Result<ConverterInfo, Error> {
-        self.known
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(
-                id.to_string(),
-                Known {
-                    region,
-                    shape: ConverterShape::Raw,
-                    tier: Tier::Sd,
-                },
-            );
+        // Enough to address it until its Get tells the shape and tier.
+        self.know(
+            id,
+            Known {
+                region,
+                shape: ConverterShape::Raw,
+                tier: Tier::Sd,
+            },
+        );
         if let Some(seq) = last_sequence {
             self.config.sequences.observe(id, seq).await?;
         }
