@@ -35,10 +35,11 @@ fn main() {
     // `cargo bench` passes `--bench`; `cargo test --benches` would pass nothing: then do a
     // quick smoke run only.
     let full = std::env::args().any(|a| a == "--bench");
-    let (rounds, batches) = if full { (15, 400) } else { (1, 2) };
+    // Per round, each of the `concurrency` tasks sends `each` requests.
+    let (rounds, each) = if full { (15, 400) } else { (1, 2) };
     let rt = tokio::runtime::Runtime::new().unwrap();
     let pair = rt.block_on(pair::Pair::start());
-    // Profiling aid: `ONLY=bare` or `ONLY=stack` runs 3,000 batches of 32 with one client.
+    // Profiling aid: `ONLY=bare` or `ONLY=stack` runs 32 tasks of 3,000 requests with one client.
     if let Ok(only) = std::env::var("ONLY") {
         rt.block_on(pair.closed_loop(only == "stack", 32, 3_000));
         return;
@@ -52,9 +53,9 @@ fn main() {
             for which in order {
                 let c0 = cpu_time();
                 let t0 = std::time::Instant::now();
-                rt.block_on(pair.closed_loop(which == 1, concurrency, batches));
+                rt.block_on(pair.closed_loop(which == 1, concurrency, each));
                 let elapsed = t0.elapsed();
-                let requests = (batches * concurrency) as f64;
+                let requests = (each * concurrency) as f64;
                 wall[which].push(elapsed.as_secs_f64() * 1e6 / requests);
                 if let (Some(a), Some(b)) = (c0, cpu_time()) {
                     cpu[which].push((b - a).as_secs_f64() * 1e6 / requests);
