@@ -18,7 +18,7 @@ use agora_rest_model::mediapush::{
     AudioOptions, Canvas, Converter, ConverterBuilder, LayoutElement, LayoutRegion, VideoOptions,
 };
 use agora_rest_model::transcoder::{AudioInput, Output, TranscoderConfigBuilder, VideoOption};
-use agora_rest_transcoder::{StartSpec, Transcoder};
+use agora_rest_transcoder::{StartSpec, Transcoder, UidTokens};
 use agora_rest_transport::webhook::WebhookReceiver;
 use agora_rest_transport::{Client, Config, Credentials};
 use bytes::Bytes;
@@ -213,7 +213,10 @@ async fn transcoding(transcoder: &Transcoder, emu: &Emulator) -> Result<String, 
         .build()
         .map_err(|e| e.to_string())?;
     let uids = UidPair::new(1001, 1002).map_err(|e| e.to_string())?;
-    let spec = StartSpec::new("show68-mix", uids, config).map_err(|e| e.to_string())?;
+    let tokens = UidTokens::new()
+        .with(1001, "demo-output-token-1001")
+        .with(1002, "demo-output-token-1002");
+    let spec = StartSpec::new("show68-mix", uids, config, tokens).map_err(|e| e.to_string())?;
     let task = transcoder.start(spec).await.map_err(|e| e.to_string())?;
     let uid = task.uid();
     task.stop().await.map_err(|e| e.to_string())?;
@@ -224,7 +227,8 @@ async fn transcoding(transcoder: &Transcoder, emu: &Emulator) -> Result<String, 
 }
 
 async fn webhooks(emu: &Emulator) -> Result<String, String> {
-    let (receiver, mut notices) = WebhookReceiver::new(NCS_SECRET, 1024);
+    let (receiver, mut notices) =
+        WebhookReceiver::new(NCS_SECRET, 1024).map_err(|e| e.to_string())?;
     let post = |body: Vec<u8>, secret: &str| {
         let v2 = sign(SignatureKind::V2Sha256, secret.as_bytes(), &body);
         let v1 = sign(SignatureKind::V1Sha1, secret.as_bytes(), &body);

@@ -13,7 +13,7 @@ use agora_rest_model::mediapush::{
 use agora_rest_model::transcoder::{
     AudioInput, CreateTaskRequest, Output, TranscoderConfig, TranscoderConfigBuilder, VideoOption,
 };
-use agora_rest_transcoder::{StartSpec, Transcoder, WatchConfig};
+use agora_rest_transcoder::{StartSpec, Transcoder, UidTokens, WatchConfig};
 use agora_rest_transport::{Client, Config, Credentials};
 use futures_util::{StreamExt, TryStreamExt};
 
@@ -363,6 +363,11 @@ pub(crate) async fn push(target: Target, command: PushCommand) -> Result<(), Fai
 #[derive(Debug, clap::Subcommand)]
 pub(crate) enum TranscodeCommand {
     /// Start a task (Acquire, Create, retries, backup UID, startup confirmation).
+    ///
+    /// RTC tokens come from the environment, never from flags (they would show in `ps`):
+    /// AGORA_RTC_INPUT_TOKEN (inputs, minted for UID 0), AGORA_RTC_OUTPUT_TOKEN (minted for
+    /// --uid) and AGORA_RTC_BACKUP_OUTPUT_TOKEN (minted for --backup-uid, used if Create has to
+    /// switch to it). With --json the config's own output token is the --uid one.
     Start {
         /// The instance id (one task runs per instance).
         #[arg(long)]
@@ -442,9 +447,14 @@ fn read_config(path: &PathBuf) -> Result<TranscoderConfig, Failure> {
         .map_err(|e| Failure::input(format!("--json {}: {e}", path.display())))
 }
 
-fn tokens() -> (String, String) {
+/// The input token, and the output tokens of the primary and the backup UID.
+fn tokens() -> (String, String, String) {
     let env = |k: &str| std::env::var(k).unwrap_or_default();
-    (env("AGORA_RTC_INPUT_TOKEN"), env("AGORA_RTC_OUTPUT_TOKEN"))
+    (
+        env("AGORA_RTC_INPUT_TOKEN"),
+        env("AGORA_RTC_OUTPUT_TOKEN"),
+        env("AGORA_RTC_BACKUP_OUTPUT_TOKEN"),
+    )
 }
 
 pub(crate) async fn transcode(target: Target, command: TranscodeCommand) -> Result<(), Failure> {
@@ -464,7 +474,7 @@ pub(crate) async fn transcode(target: Target, command: TranscodeCommand) -> Resu
                 None => {
                     let channel = channel
                         .ok_or_else(|| Failure::input("--channel is required (or --json FILE)"))?;
-                    let (input, output) = tokens();
+                    let (input, output, _) = tokens();
                     TranscoderConfigBuilder::new()
                         .audio_input(AudioInput::rtc(channel.clone(), 0, input.as_str()))
                         .output(
@@ -478,7 +488,23 @@ pub(crate) async fn transcode(target: Target, command: TranscodeCommand) -> Resu
                         .build()?
                 }
             };
-            let spec = StartSpec::new(instance_id.clone(), UidPair::new(uid, backup_uid)?, config)?;
+            // Each UID publishes with its own token: never the primary's with the backup UID.
+            // A --json config brings the primary's token; the backup's comes from the env.
+            let (_, output, backup_output) = tokens();
+            let primary = config
+                .outputs
+                .iter()
+                .find_map(|o| o.rtc.as_ref())
+                .map_or_else(|| output.as_str().into(), |r| r.rtc_token.clone());
+            let uid_tokens = UidTokens::new()
+                .with(uid, primary)
+                .with(backup_uid, backup_output.as_str());
+            let spec = StartSpec::new(
+                instance_id.clone(),
+                UidPair::new(uid, backup_uid)?,
+                config,
+                uid_tokens,
+            )?;
             let t = Transcoder::new(target.client()?);
             let task = t.start(spec).await?;
             target.print(&serde_json::json!({ "taskId": task.task_id(), "instanceId": instance_id, "uid": task.uid() }));
@@ -513,7 +539,7 @@ pub(crate) async fn transcode(target: Target, command: TranscodeCommand) -> Resu
             let t = Transcoder::new(target.client()?);
             let handle = t.adopt(&task_id, &instance_id, None).await?;
             let (watch, events) =
-                handle.watch(WatchConfig::default().interval(Duration::from_secs(every.max(1))));
+                handle.watch(WatchConfig::default().interval(Duration::from_secs(every)))?;
             let mut events = Box::pin(events);
             loop {
                 tokio::select! {

@@ -36,6 +36,13 @@ pub enum Action {
     FixCredentials,
     /// 403: the service is not enabled for this project.
     EnableService,
+    /// A 429 whose message says a concurrency quota is full ("Resources quota exceeded", "No
+    /// available resources"), not the request rate: waiting seconds will not free a stream, so
+    /// it is reported at once instead of being retried on the rate schedule.
+    QuotaExceeded,
+    /// A Delete answered 404: the resource is already gone, which is what a Delete wants.
+    /// Settled at once rather than confirmed on the 404 schedule.
+    Gone,
     /// Nothing will help (e.g. 501 on Cloud Transcoding, an unexpected 1xx/3xx).
     Failed,
 }
@@ -92,12 +99,36 @@ const fn retry(schedule: Schedule, reason: RetryReason, then: Exhausted) -> Acti
 
 /// Classifies a response of `op` with HTTP `status` and the error body's `code`, if any.
 ///
-/// Total: any status (even outside 100–599) gives an action.
+/// Total: any status (even outside 100–599) gives an action. Without the body's message a 429
+/// counts as a rate limit; [`classify_answer`] tells a full quota apart.
 pub fn classify(op: Operation, status: u16, body_code: Option<i64>) -> Action {
     match op.service() {
         Service::MediaPush => classify_media_push(op, status),
         Service::CloudTranscoding => classify_cloud_transcoding(op, status, body_code),
     }
+}
+
+/// As [`classify`], reading the error body's `message` too: a 429 that names a quota
+/// ("Resources quota exceeded", "No available resources") is [`Action::QuotaExceeded`].
+pub fn classify_answer(
+    op: Operation,
+    status: u16,
+    body_code: Option<i64>,
+    message: Option<&str>,
+) -> Action {
+    if status == 429 && body_code != Some(CODE_NETWORK_JITTER) && message.is_some_and(names_quota)
+    {
+        return Action::QuotaExceeded;
+    }
+    classify(op, status, body_code)
+}
+
+/// Whether a 429's message names a concurrency quota rather than the request rate. The status
+/// table lists "Request rate limit exceeded", "Resources quota exceeded" and "No available
+/// resources" under one status; only the first passes with time.
+pub fn names_quota(message: &str) -> bool {
+    let m = message.to_ascii_lowercase();
+    m.contains("quota") || m.contains("no available resource")
 }
 
 /// The Media Push table (REFERENCE §2.8, SEEDS 000).
@@ -106,7 +137,6 @@ fn classify_media_push(op: Operation, status: u16) -> Action {
     // there is no task to declare failed, and a delete that keeps finding nothing is done.
     let not_found_then = match op {
         Operation::PushGet | Operation::PushUpdate => Exhausted::TaskFailed,
-        Operation::PushDelete => Exhausted::Gone,
         _ => Exhausted::GiveUp,
     };
     let server_error_then = match op {
@@ -118,6 +148,7 @@ fn classify_media_push(op: Operation, status: u16) -> Action {
         400 => Action::FixInput,
         401 => Action::FixCredentials,
         403 => Action::EnableService,
+        404 if op == Operation::PushDelete => Action::Gone,
         404 => retry(MEDIA_PUSH_RETRY, RetryReason::NotFound, not_found_then),
         409 if op == Operation::PushCreate => Action::AlreadyExists,
         409 => Action::Failed,
@@ -149,10 +180,7 @@ fn classify_cloud_transcoding(op: Operation, status: u16, body_code: Option<i64>
         };
         return retry(CODE_65_RETRY, RetryReason::NetworkJitter, then);
     }
-    let tracks_task = matches!(
-        op,
-        Operation::TranscodeQuery | Operation::TranscodeUpdate | Operation::TranscodeDelete
-    );
+    let tracks_task = matches!(op, Operation::TranscodeQuery | Operation::TranscodeUpdate);
     match status {
         201 if create => Action::AlreadyStarted,
         206 if create => retry(
@@ -164,6 +192,7 @@ fn classify_cloud_transcoding(op: Operation, status: u16, body_code: Option<i64>
         400 => Action::FixInput,
         401 => Action::FixCredentials,
         403 => Action::EnableService,
+        404 if op == Operation::TranscodeDelete => Action::Gone,
         404 if tracks_task => retry(
             NOT_FOUND_CONFIRMATION,
             RetryReason::NotFound,
@@ -217,6 +246,9 @@ mod tests {
             assert_eq!(mp(op, 401), Action::FixCredentials);
             assert_eq!(mp(op, 403), Action::EnableService);
             for s in [404, 429, 500, 501, 503] {
+                if op == PushDelete && s == 404 {
+                    continue;
+                }
                 let p = plan(mp(op, s));
                 assert_eq!(p.schedule, MEDIA_PUSH_RETRY, "{op} {s}");
             }
@@ -226,7 +258,7 @@ mod tests {
         assert_eq!(plan(mp(PushGet, 504)).schedule, MEDIA_PUSH_RETRY);
         assert_eq!(plan(mp(PushGet, 404)).then, Exhausted::TaskFailed);
         assert_eq!(plan(mp(PushGet, 503)).then, Exhausted::TaskFailed);
-        assert_eq!(plan(mp(PushDelete, 404)).then, Exhausted::Gone);
+        assert_eq!(mp(PushDelete, 404), Action::Gone);
         assert_eq!(plan(mp(PushGet, 429)).then, Exhausted::GiveUp);
         assert_eq!(plan(mp(PushGet, 429)).reason, RetryReason::RateLimited);
     }
@@ -269,6 +301,7 @@ mod tests {
         assert_eq!(ct(TranscodeQuery, 401), Action::FixCredentials);
         assert_eq!(ct(TranscodeQuery, 403), Action::EnableService);
         assert_eq!(plan(ct(Acquire, 429)).schedule, TRANSCODER_RATE_LIMITED);
+        assert_eq!(ct(TranscodeDelete, 404), Action::Gone);
         // Code 65 wins over the status, on any error status.
         for s in [400, 500, 503] {
             let p = plan(classify(TranscodeCreate, s, Some(65)));
@@ -278,6 +311,24 @@ mod tests {
             );
         }
         assert_eq!(classify(TranscodeCreate, 200, Some(65)), Action::Success);
+    }
+
+    /// The status table's three 429 texts: only the rate one is retried.
+    #[test]
+    fn quota_429_is_not_a_rate_limit() {
+        use Operation::*;
+        for op in [PushCreate, PushGet, TranscodeCreate, Acquire] {
+            for text in ["Resources quota exceeded.", "No available resources.", "Resource quota limit exceeded."] {
+                assert_eq!(classify_answer(op, 429, None, Some(text)), Action::QuotaExceeded, "{op} {text}");
+            }
+            assert!(matches!(
+                classify_answer(op, 429, None, Some("Request rate limit exceeded.")),
+                Action::Retry(p) if p.reason == RetryReason::RateLimited
+            ));
+            assert!(matches!(classify_answer(op, 429, None, None), Action::Retry(_)));
+        }
+        // Only a 429 is read for a quota.
+        assert_eq!(classify_answer(PushGet, 503, None, Some("quota")), classify(PushGet, 503, None));
     }
 
     proptest! {

@@ -139,6 +139,26 @@ pub fn validate_rtc_channel(field: &'static str, channel: &str) -> Result<(), Er
     if !channel.chars().all(is_rtc_channel_char) {
         return Err(Error::invalid(field, channel, RULE));
     }
+    // `.` and `..` are in the alphabet, but as a path segment (List of a channel) they would
+    // name the parent path instead of the channel.
+    validate_path_segment(field, channel)
+}
+
+/// Checks a value that the clients put into a URL path as one segment (a converter id, a task
+/// id, a channel name): not empty, and not `.` or `..`, which HTTP stacks and gateways resolve
+/// as "this" or "the parent" path, so that `DELETE …/rtmp-converters/..` would address
+/// something else than a converter.
+pub fn validate_path_segment(field: &'static str, value: &str) -> Result<(), Error> {
+    const RULE: &str = "must not be empty, \".\" or \"..\" (it goes into the URL path)";
+    if value.is_empty() {
+        return Err(Error::Missing {
+            field: field.into(),
+            rule: RULE,
+        });
+    }
+    if value == "." || value == ".." {
+        return Err(Error::invalid(field, value, RULE));
+    }
     Ok(())
 }
 
@@ -222,6 +242,24 @@ impl UidPair {
 }
 
 #[cfg(test)]
+mod path_segment_tests {
+    use super::*;
+
+    #[test]
+    fn dot_segments_and_empty_are_refused() {
+        for bad in ["", ".", ".."] {
+            let e = validate_path_segment("converterId", bad).unwrap_err();
+            assert!(e.to_string().contains("converterId"), "{e}");
+            assert!(validate_rtc_channel("rtcChannel", bad).is_err(), "{bad:?}");
+        }
+        for ok in ["...", "a.b", ".a", "abc"] {
+            validate_path_segment("converterId", ok).unwrap();
+        }
+        validate_rtc_channel("rtcChannel", "a.b").unwrap();
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
@@ -293,7 +331,8 @@ mod tests {
         fn rtc_channel_matches_regex_oracle(s in "[ -~]{0,70}|\\PC{0,5}") {
             let oracle =
                 Regex::new(r"^[a-zA-Z0-9 !#$%&()+\-:;<=.>?@\[\]^_{}|~,]{1,64}$").unwrap();
-            prop_assert_eq!(validate_rtc_channel("rtcChannel", &s).is_ok(), oracle.is_match(&s));
+            let oracle_ok = oracle.is_match(&s) && s != "." && s != "..";
+            prop_assert_eq!(validate_rtc_channel("rtcChannel", &s).is_ok(), oracle_ok);
         }
 
         #[test]

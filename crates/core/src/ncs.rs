@@ -240,13 +240,28 @@ impl Deduplicator {
         }
     }
 
+    fn key_of(&self, notice_id: &str, notify_ms: u64) -> String {
+        match self.key {
+            DedupeKey::NoticeId => notice_id.to_string(),
+            DedupeKey::NoticeIdAndNotifyMs => format!("{notice_id}\u{0}{notify_ms}"),
+        }
+    }
+
+    /// Whether a notice was seen within the window, *without* recording it.
+    ///
+    /// Exists for receivers that must not remember a notice before the application has it:
+    /// look first, hand it over, and only then [`check`](Self::check) it, so that a notice
+    /// refused for back-pressure is delivered on its resend instead of being taken for a
+    /// duplicate.
+    pub fn seen(&mut self, notice_id: &str, notify_ms: u64, now: Duration) -> bool {
+        self.expire(now);
+        self.seen.contains_key(&self.key_of(notice_id, notify_ms))
+    }
+
     /// Records a notice received at `now` and says whether it is new.
     pub fn check(&mut self, notice_id: &str, notify_ms: u64, now: Duration) -> Delivery {
         self.expire(now);
-        let key = match self.key {
-            DedupeKey::NoticeId => notice_id.to_string(),
-            DedupeKey::NoticeIdAndNotifyMs => format!("{notice_id}\u{0}{notify_ms}"),
-        };
+        let key = self.key_of(notice_id, notify_ms);
         if self.seen.contains_key(&key) {
             return Delivery::Duplicate;
         }
@@ -260,6 +275,17 @@ impl Deduplicator {
     pub fn check_envelope(&mut self, envelope: &Envelope, now: Duration) -> Delivery {
         self.check(&envelope.notice_id, envelope.notify_ms, now)
     }
+}
+
+/// Whether a notice sent at `notify_ms` (Unix milliseconds) is within `window` of `now_ms`,
+/// either way (a sender's clock may run ahead).
+///
+/// Exists because a signature proves who sent a notice, not when: a captured notice replayed
+/// later verifies as well as the original. An optional freshness window refuses such replays;
+/// it is off by default because NCS resends a notice with its new `notifyMs`, and clocks skew.
+pub fn is_fresh(notify_ms: u64, now_ms: u64, window: Duration) -> bool {
+    let window_ms = u64::try_from(window.as_millis()).unwrap_or(u64::MAX);
+    notify_ms.abs_diff(now_ms) <= window_ms
 }
 
 #[cfg(test)]
@@ -334,6 +360,22 @@ mod tests {
             verify(b"s3cret", BODY, None, Some(&v2)).is_err(),
             "a SHA-256 length in the V1 header"
         );
+    }
+
+    #[test]
+    fn seen_does_not_record_and_freshness_is_symmetric() {
+        let mut d = Deduplicator::default();
+        let now = Duration::from_secs(1);
+        assert!(!d.seen("n1", 5, now));
+        assert!(!d.seen("n1", 5, now), "looking must not record");
+        assert_eq!(d.check("n1", 5, now), Delivery::Fresh);
+        assert!(d.seen("n1", 5, now));
+        let w = Duration::from_secs(300);
+        assert!(is_fresh(1_000_000, 1_000_000 + 300_000, w));
+        assert!(!is_fresh(1_000_000, 1_000_000 + 300_001, w));
+        assert!(is_fresh(1_000_000 + 300_000, 1_000_000, w));
+        assert!(!is_fresh(u64::MAX, 0, w));
+        assert!(is_fresh(u64::MAX, 0, Duration::MAX));
     }
 
     #[test]

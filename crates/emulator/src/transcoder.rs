@@ -41,8 +41,10 @@ fn task_body(t: &StoredTask, status: TaskStatus, service: ServiceStatus, msg: &s
         sequence_id: SequenceId(t.sequence.highest().unwrap_or(0)),
         services: TaskServices {
             cloud_transcoder: TaskService {
-                config: serde_json::to_value(&t.request.services.cloud_transcoder.config)
-                    .unwrap_or_default(),
+                config: agora_rest_model::EchoedJson::new(
+                    serde_json::to_value(&t.request.services.cloud_transcoder.config)
+                        .unwrap_or_default(),
+                ),
                 create_ts: t.create_ts,
                 details: serde_json::json!({}),
                 message: msg.to_string(),
@@ -194,10 +196,10 @@ pub(crate) fn create(
         event: TranscoderEventName::Started,
         state: Some("Transcoder success".into()),
         stop_reason: None,
-        transcoder: Some(serde_json::json!({
+        transcoder: Some(agora_rest_model::EchoedJson::new(serde_json::json!({
             "inputs": [], "outputs": [],
             "userConfigDetail": serde_json::to_string(task.request.transcoder()).unwrap_or_default(),
-        })),
+        }))),
         create_ts: Some(ms),
         update_ts: Some(ms),
     };
@@ -314,10 +316,10 @@ pub(crate) fn update(
         event: TranscoderEventName::Updated,
         state: None,
         stop_reason: None,
-        transcoder: Some(serde_json::json!({
+        transcoder: Some(agora_rest_model::EchoedJson::new(serde_json::json!({
             "inputs": [], "outputs": [],
             "userConfigDetail": serde_json::to_string(t.request.transcoder()).unwrap_or_default(),
-        })),
+        }))),
         create_ts: Some(t.create_ts * 1000),
         update_ts: Some(ms),
     };

@@ -20,6 +20,7 @@
 mod url;
 mod wire;
 
+pub mod echoed;
 pub mod error;
 pub mod error_body;
 pub mod limits;
@@ -28,6 +29,7 @@ pub mod ncs;
 pub mod secret;
 pub mod transcoder;
 
+pub use echoed::EchoedJson;
 pub use error::Error;
 pub use error_body::ErrorBody;
 pub use secret::{BuilderToken, RtcToken};

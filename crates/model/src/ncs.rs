@@ -162,9 +162,10 @@ pub struct TranscoderEventDetails {
     /// 111: e.g. `"Stop request"`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stop_reason: Option<String>,
-    /// 110 and 113: inputs, outputs and `userConfigDetail` (a JSON string), kept raw.
+    /// 110 and 113: inputs, outputs and `userConfigDetail` (a JSON string holding the config,
+    /// tokens included), kept as sent and printed redacted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub transcoder: Option<serde_json::Value>,
+    pub transcoder: Option<crate::echoed::EchoedJson>,
     /// Documented as seconds, but the examples are ms (REFERENCE §4.8 AMBIGUOUS): kept as sent.
     #[serde(
         default,

@@ -629,3 +629,32 @@ fn transcoder_update_changes() {
         Some("outputs[0].rtc")
     );
 }
+
+/// An Update body never carries a field outside its `fields` mask, immutable ones included.
+#[test]
+fn update_bodies_carry_only_their_mask() {
+    let mut c: Converter = serde_json::from_value(serde_json::json!({
+        "name": "renamed",
+        "idleTimeOut": 30,
+        "rtmpUrl": "rtmp://new.example.com/live/x",
+        "transcodeOptions": {
+            "rtcChannel": "other",
+            "audioOptions": {"bitrate": 64, "rtcStreamUids": [1, 2]},
+            "videoOptions": {"canvas": {"width": 640, "height": 360}, "bitrate": 800, "codec": "H.265"}
+        }
+    }))
+    .unwrap();
+    c.raw_options = None;
+    let r = UpdateConverterRequest::new(c, ["rtmpUrl", "transcodeOptions.videoOptions.canvas"]);
+    let wire = serde_json::to_value(&r).unwrap();
+    assert_eq!(
+        wire,
+        serde_json::json!({
+            "converter": {
+                "rtmpUrl": "rtmp://new.example.com/live/x",
+                "transcodeOptions": {"videoOptions": {"canvas": {"width": 640, "height": 360}}}
+            },
+            "fields": "rtmpUrl,transcodeOptions.videoOptions.canvas"
+        })
+    );
+}

@@ -12,7 +12,7 @@ use agora_rest_emulator::{Emulator, Fault, FaultRule};
 use agora_rest_model::transcoder::{
     AudioInput, AudioProfile, Output, TranscoderConfigBuilder, VideoOption,
 };
-use agora_rest_transcoder::{HealthEvent, StartSpec, Transcoder, WatchConfig};
+use agora_rest_transcoder::{HealthEvent, StartSpec, Transcoder, WatchConfig, UidTokens};
 use agora_rest_transport::{Client, Config, Credentials};
 use futures_util::StreamExt;
 
@@ -52,7 +52,11 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
                 .with_video(VideoOption::new(640, 360, 800)),
         )
         .build()?;
-    let spec = StartSpec::new("show68-mix", UidPair::new(1001, 1002)?, config)?;
+    // Each output UID has its own RTC token: the backup UID never sends the primary's.
+    let tokens = UidTokens::new()
+        .with(1001, "output-token-1001")
+        .with(1002, "output-token-1002");
+    let spec = StartSpec::new("show68-mix", UidPair::new(1001, 1002)?, config, tokens)?;
 
     let task = transcoder.start(spec).await?;
     println!(
@@ -68,7 +72,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     task.update(new).await?;
     println!("updated   output bitrate -> 600 Kbps (sequenceId 0)");
 
-    let (watch, events) = task.watch(WatchConfig::default());
+    let (watch, events) = task.watch(WatchConfig::default())?;
     let mut events = Box::pin(events);
     let mut healthy = 0;
     while let Some(event) = events.next().await {

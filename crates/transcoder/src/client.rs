@@ -3,7 +3,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use agora_rest_core::health::{BuilderTokenAge, TokenVerdict};
+use agora_rest_core::health::{BUILDER_TOKEN_CREATE_WINDOW, BuilderTokenAge, TokenVerdict};
+use agora_rest_core::name::validate_path_segment;
 use agora_rest_core::operation::Operation;
 use agora_rest_model::BuilderToken;
 use agora_rest_model::transcoder::{AcquireRequest, AcquireResponse, CreateTaskRequest, Task};
@@ -22,22 +23,28 @@ pub(crate) const UPDATE_MASK: &str = "services.cloudTranscoder.config";
 
 pub(crate) use agora_rest_transport::encode_path_segment as encode;
 
-/// A builder token and when it arrived.
+/// A builder token and when it was asked for.
 #[derive(Debug, Clone)]
 pub struct AcquiredToken {
     /// The token (never printed).
     pub token: BuilderToken,
     /// The instance id it was minted for.
     pub instance_id: String,
-    /// When the Acquire answer arrived (tokio time), for the 2-second rule.
+    /// When the Acquire *request* went out (tokio time): the 2-second rule counts from there.
     pub(crate) at: tokio::time::Instant,
 }
 
 impl AcquiredToken {
-    /// Whether a Create sent now is within 2 s of the Acquire (SEEDS 004).
+    /// Whether a Create sent now is within 2 s of the Acquire request (SEEDS 004).
     pub fn fresh(&self) -> bool {
         let age = BuilderTokenAge::new(Duration::ZERO);
         age.for_create(self.at.elapsed()) == TokenVerdict::Fresh
+    }
+
+    /// The last moment a Create with this token may go out: every attempt (after failover
+    /// waits and rate-limit waits too) is checked against it by the transport.
+    pub fn send_by(&self) -> tokio::time::Instant {
+        self.at + BUILDER_TOKEN_CREATE_WINDOW
     }
 }
 
@@ -48,7 +55,7 @@ impl AcquiredToken {
 /// use agora_rest_core::name::UidPair;
 /// use agora_rest_emulator::Emulator;
 /// use agora_rest_model::transcoder::{AudioInput, Output, TranscoderConfigBuilder};
-/// use agora_rest_transcoder::{StartSpec, Transcoder};
+/// use agora_rest_transcoder::{StartSpec, Transcoder, UidTokens};
 /// use agora_rest_transport::{Client, Config, Credentials};
 ///
 /// # tokio::runtime::Builder::new_current_thread().enable_all().start_paused(true).build().unwrap().block_on(async {
@@ -59,7 +66,8 @@ impl AcquiredToken {
 ///     .audio_input(AudioInput::rtc("show68", 0, "input-token"))
 ///     .output(Output::rtc("show68-mix", 1001, "output-token"))
 ///     .build()?;
-/// let task = transcoder.start(StartSpec::new("show68-mix", UidPair::new(1001, 1002)?, transcoding)?).await?;
+/// let tokens = UidTokens::new().with(1001, "token-for-1001").with(1002, "token-for-1002");
+/// let task = transcoder.start(StartSpec::new("show68-mix", UidPair::new(1001, 1002)?, transcoding, tokens)?).await?;
 /// assert!(task.query().await?.status.is_started());
 /// task.stop().await?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -115,16 +123,18 @@ impl Transcoder {
             &format!("{}/builderTokens", self.base()),
             Some(body),
         )?;
+        let requested = tokio::time::Instant::now();
         let (resp, _): (AcquireResponse, _) =
             self.client.send_json(http, "Acquire response").await?;
         Ok(AcquiredToken {
             token: resp.token_name,
             instance_id: resp.instance_id,
-            at: tokio::time::Instant::now(),
+            at: requested,
         })
     }
 
-    /// One Create with `token` (no retries here: the start procedure decides).
+    /// One Create with `token` (no retries here: the start procedure decides). No attempt
+    /// goes out after the token's 2-second window.
     pub(crate) async fn create_once(
         &self,
         token: &AcquiredToken,
@@ -132,7 +142,7 @@ impl Transcoder {
     ) -> Result<http::Response<Bytes>, agora_rest_transport::Error> {
         let body = Bytes::from(serde_json::to_vec(request).unwrap_or_default());
         let http = self.client.request(
-            Call::new(Operation::TranscodeCreate, CREATE_PATH),
+            Call::new(Operation::TranscodeCreate, CREATE_PATH).send_by(token.send_by()),
             Method::POST,
             &format!(
                 "{}/tasks?builderToken={}",
@@ -142,6 +152,26 @@ impl Transcoder {
             Some(body),
         )?;
         self.client.send(http).await
+    }
+
+    /// Stops a task; `None` when it was already gone (a 404 settles at once).
+    pub(crate) async fn delete(
+        &self,
+        task_id: &str,
+        token: &BuilderToken,
+    ) -> Result<Option<Task>, Error> {
+        validate_path_segment("taskId", task_id)?;
+        let req = self.client.request(
+            Call::new(Operation::TranscodeDelete, TASK_PATH),
+            Method::DELETE,
+            &self.task_path(task_id, token),
+            None,
+        )?;
+        match self.client.send_json::<Task>(req, "Delete response").await {
+            Ok((task, _)) => Ok(Some(task)),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e.into()),
+        }
     }
 
     pub(crate) fn task_path(&self, task_id: &str, token: &BuilderToken) -> String {
@@ -169,6 +199,7 @@ impl Transcoder {
         token: &BuilderToken,
         call: Call,
     ) -> Result<Task, Error> {
+        validate_path_segment("taskId", task_id)?;
         let http = self
             .client
             .request(call, Method::GET, &self.task_path(task_id, token), None)?;

@@ -36,17 +36,13 @@ impl Transcoder {
         instance_id: &str,
         after_sequence: Option<u64>,
     ) -> Result<TaskHandle, Error> {
+        agora_rest_core::name::validate_path_segment("taskId", task_id)?;
         let token = self.acquire(instance_id).await?;
         let task = self.query(task_id, &token.token).await?;
-        let config: TranscoderConfig = serde_json::from_value(
-            task.services
-                .cloud_transcoder
-                .config
-                .get("transcoder")
-                .cloned()
-                .unwrap_or_default(),
-        )
-        .unwrap_or_default();
+        let echo = task.services.cloud_transcoder.config.expose();
+        let config: TranscoderConfig =
+            serde_json::from_value(echo.get("transcoder").cloned().unwrap_or_default())
+                .unwrap_or_default();
         // The task's sequenceId reads 0 before any update too: resume after it either way
         // (a gap is harmless, a repeat would not be applied).
         let seq = after_sequence.unwrap_or(0).max(task.sequence_id.0);
@@ -54,6 +50,11 @@ impl Transcoder {
         let uid = config.outputs.iter().find_map(Output::rtc_uid).unwrap_or(1);
         let uids =
             agora_rest_core::name::UidPair::new(uid.max(1), uid.max(1).wrapping_add(1).max(2))?;
+        // The echoed token is the only one known: a restart on the other UID needs a provider.
+        let mut tokens = crate::UidTokens::new();
+        if let Some(rtc) = config.outputs.iter().find_map(|o| o.rtc.as_ref()) {
+            tokens = tokens.with(uid, rtc.rtc_token.clone());
+        }
         Ok(TaskHandle {
             transcoder: self.clone(),
             task_id: task_id.to_string(),
@@ -65,7 +66,10 @@ impl Transcoder {
                 instance_id: instance_id.to_string(),
                 uids,
                 config,
-                max_rounds: 4,
+                tokens: Arc::new(tokens),
+                max_rounds: crate::DEFAULT_MAX_ROUNDS,
+                max_creates_per_round: crate::DEFAULT_MAX_CREATES_PER_ROUND,
+                stop_on_startup_timeout: true,
             },
             update_lock: Arc::default(),
         })
@@ -137,23 +141,9 @@ impl TaskHandle {
         Ok(())
     }
 
-    /// Stops the task; `None` when it was already gone.
+    /// Stops the task; `None` when it was already gone (a 404 settles at once, without the
+    /// confirmation schedule).
     pub async fn stop(&self) -> Result<Option<Task>, Error> {
-        let req = self.transcoder.client.request(
-            Call::new(Operation::TranscodeDelete, TASK_PATH),
-            Method::DELETE,
-            &self.transcoder.task_path(&self.task_id, &self.token),
-            None,
-        )?;
-        match self
-            .transcoder
-            .client
-            .send_json::<Task>(req, "Delete response")
-            .await
-        {
-            Ok((task, _)) => Ok(Some(task)),
-            Err(e) if e.status() == Some(404) => Ok(None),
-            Err(e) => Err(e.into()),
-        }
+        self.transcoder.delete(&self.task_id, &self.token).await
     }
 }

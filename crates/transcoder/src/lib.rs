@@ -16,10 +16,13 @@ mod client;
 mod error;
 mod handle;
 mod start;
+mod time;
+mod tokens;
 mod watch;
 
 pub use client::{AcquiredToken, Transcoder};
 pub use error::Error;
 pub use handle::TaskHandle;
-pub use start::StartSpec;
-pub use watch::{HealthEvent, WatchConfig, WatchHandle};
+pub use start::{DEFAULT_MAX_CREATES_PER_ROUND, DEFAULT_MAX_ROUNDS, StartSpec};
+pub use tokens::{OutputTokens, UidTokens};
+pub use watch::{HealthEvent, MAX_WATCH_INTERVAL, WatchConfig, WatchHandle};

@@ -36,7 +36,26 @@ impl Default for WatchConfig {
     }
 }
 
+/// The longest interval a watch accepts: a day. Longer is a mistake (the guide polls every
+/// 2 minutes), and would overflow instants.
+pub const MAX_WATCH_INTERVAL: Duration = Duration::from_secs(24 * 3600);
+
 impl WatchConfig {
+    /// Checks the interval: from 1 s to [`MAX_WATCH_INTERVAL`].
+    pub fn validate(&self) -> Result<(), Error> {
+        let secs = i64::try_from(self.interval.as_secs()).unwrap_or(i64::MAX);
+        if self.interval < Duration::from_secs(1) || self.interval > MAX_WATCH_INTERVAL {
+            return Err(agora_rest_core::Error::OutOfRange {
+                field: "watch.interval".into(),
+                min: 1,
+                max: i64::try_from(MAX_WATCH_INTERVAL.as_secs()).unwrap_or(i64::MAX),
+                actual: secs,
+            }
+            .into());
+        }
+        Ok(())
+    }
+
     /// Sets the interval.
     pub fn interval(mut self, every: Duration) -> Self {
         self.interval = every;
@@ -161,7 +180,7 @@ async fn run(
     loop {
         let mut ended_by_notice = false;
         tokio::select! {
-            () = tokio::time::sleep_until(origin + next_at) => {}
+            () = tokio::time::sleep_until(crate::time::at(origin, next_at)) => {}
             cmd = commands.recv() => match cmd {
                 None | Some(Command::Stop) => break,
                 Some(Command::Notification(ev)) => {
@@ -217,7 +236,13 @@ async fn run(
                 if !config.restart {
                     break;
                 }
-                let mut spec = handle.spec.rotated();
+                // Start on the other UID of the one the exited task held: that one may still be
+                // in the channel.
+                let mut spec = handle.spec.clone();
+                let other = spec.uids.other(handle.uid);
+                if let Ok(pair) = agora_rest_core::name::UidPair::new(other, handle.uid) {
+                    spec.uids = pair;
+                }
                 spec.config = handle.config();
                 match handle.transcoder.start(spec).await {
                     Ok(new) => {
@@ -229,7 +254,7 @@ async fn run(
                         .await;
                         handle = new;
                         check = RunningCheck::new(config.interval);
-                        next_at = origin.elapsed() + config.interval;
+                        next_at = origin.elapsed().saturating_add(config.interval);
                     }
                     Err(e) => {
                         say(HealthEvent::Trouble {
@@ -246,14 +271,15 @@ async fn run(
 }
 
 impl TaskHandle {
-    /// Watches the task on the current tokio runtime; returns a handle and the events.
+    /// Watches the task on the current tokio runtime; returns a handle and the events, or an
+    /// error naming the setting when `config` is out of range (nothing is started then).
     ///
     /// ```no_run
     /// # async fn example(task: agora_rest_transcoder::TaskHandle) {
     /// use agora_rest_transcoder::{HealthEvent, WatchConfig};
     /// use futures_util::StreamExt;
     ///
-    /// let (watch, events) = task.watch(WatchConfig::default().restart(true));
+    /// let (watch, events) = task.watch(WatchConfig::default().restart(true)).expect("valid");
     /// let mut events = Box::pin(events);
     /// while let Some(event) = events.next().await {
     ///     if let HealthEvent::Exited { task_id } = &event {
@@ -266,13 +292,14 @@ impl TaskHandle {
     pub fn watch(
         &self,
         config: WatchConfig,
-    ) -> (WatchHandle, impl Stream<Item = HealthEvent> + use<>) {
+    ) -> Result<(WatchHandle, impl Stream<Item = HealthEvent> + use<>), Error> {
+        config.validate()?;
         let (tx, rx) = mpsc::channel(16);
         let (events, mut event_rx) = mpsc::channel(64);
         tokio::spawn(run(self.clone(), config, events, rx));
-        (
+        Ok((
             WatchHandle { tx },
             futures_util::stream::poll_fn(move |cx| event_rx.poll_recv(cx)),
-        )
+        ))
     }
 }

@@ -11,7 +11,7 @@ use agora_rest_emulator::{Emulator, Fault, FaultRule};
 use agora_rest_model::transcoder::{
     AudioInput, Output, TranscoderConfig, TranscoderConfigBuilder, VideoOption,
 };
-use agora_rest_transcoder::{Error, HealthEvent, StartSpec, Transcoder, WatchConfig};
+use agora_rest_transcoder::{Error, HealthEvent, StartSpec, Transcoder, UidTokens, WatchConfig};
 use agora_rest_transport::{Client, Config, Credentials};
 use futures_util::StreamExt;
 
@@ -36,8 +36,17 @@ fn config() -> TranscoderConfig {
         .unwrap()
 }
 
+/// A distinct output token per UID, so that tests can see which token went with which UID.
+fn tokens() -> UidTokens {
+    UidTokens::new()
+        .with(1001, "out-token-1001")
+        .with(1002, "out-token-1002")
+        .with(1, "out-token-1")
+        .with(2, "out-token-2")
+}
+
 fn spec() -> StartSpec {
-    StartSpec::new("inst-1", UidPair::new(1001, 1002).unwrap(), config()).unwrap()
+    StartSpec::new("inst-1", UidPair::new(1001, 1002).unwrap(), config(), tokens()).unwrap()
 }
 
 /// Request times of `op`, in seconds since the first Create (rounded to 0.1 s). The account's
@@ -90,15 +99,18 @@ async fn partial_success_retries_then_backup_uid() {
         .build();
     let t = transcoder(&emu);
     let handle = t.start(spec()).await.unwrap();
+    // 3, 6 and 9 s apart, each after a new Acquire (0.1 s at 10 requests/s): a token is never
+    // sent past its 2-second window.
     assert_eq!(
         times(&emu, Operation::TranscodeCreate),
-        [0.0, 3.0, 9.0, 18.0, 18.2]
+        [0.0, 3.1, 9.2, 18.3, 18.5]
     );
     assert_eq!(
         times(&emu, Operation::Acquire),
-        [-0.1, 18.1],
-        "a new token for the backup UID"
+        [-0.1, 3.0, 9.1, 18.2, 18.4],
+        "a new token for every Create past the window, and for the backup UID"
     );
+    every_create_within_two_seconds_of_an_acquire(&emu);
     assert_eq!(handle.uid(), 1002);
     let task = &emu.tasks()[0];
     assert_eq!(
@@ -112,7 +124,7 @@ async fn partial_success_retries_then_backup_uid() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn server_errors_retry_with_the_same_token() {
+async fn server_errors_retry_on_3_6_9_with_fresh_tokens() {
     let emu = Emulator::builder()
         .fault(FaultRule::calls(
             Operation::TranscodeCreate,
@@ -125,9 +137,10 @@ async fn server_errors_retry_with_the_same_token() {
     let handle = t.start(spec()).await.unwrap();
     assert_eq!(
         times(&emu, Operation::TranscodeCreate),
-        [0.0, 3.0, 9.0, 18.0]
+        [0.0, 3.1, 9.2, 18.3]
     );
-    assert_eq!(times(&emu, Operation::Acquire).len(), 1);
+    assert_eq!(times(&emu, Operation::Acquire).len(), 4);
+    every_create_within_two_seconds_of_an_acquire(&emu);
     assert_eq!(handle.uid(), 1001);
 }
 
@@ -143,7 +156,16 @@ async fn code_65_retries_after_3_and_6() {
         .build();
     let t = transcoder(&emu);
     t.start(spec()).await.unwrap();
-    assert_eq!(times(&emu, Operation::TranscodeCreate), [0.0, 3.0, 9.0]);
+    assert_eq!(times(&emu, Operation::TranscodeCreate), [0.0, 3.1, 9.2]);
+}
+
+/// Each Create went out within 2 s of the Acquire before it.
+fn every_create_within_two_seconds_of_an_acquire(emu: &Emulator) {
+    let acquires = times(emu, Operation::Acquire);
+    for c in times(emu, Operation::TranscodeCreate) {
+        let last = acquires.iter().copied().filter(|a| *a <= c).fold(f64::MIN, f64::max);
+        assert!(c - last <= 2.0, "Create at {c} s, last Acquire at {last} s");
+    }
 }
 
 #[tokio::test(start_paused = true)]
@@ -161,7 +183,7 @@ async fn a_commit_then_504_is_adopted_not_duplicated() {
     assert_eq!(handle.task_id(), emu.tasks()[0].id);
     assert_eq!(
         times(&emu, Operation::TranscodeCreate),
-        [0.0, 3.0],
+        [0.0, 3.1],
         "the resend met a 409 naming the task"
     );
 }
@@ -225,12 +247,12 @@ async fn a_token_older_than_two_seconds_is_acquired_again() {
 async fn bad_input_is_refused_before_any_request() {
     let mut bad = config();
     bad.idle_timeout = Some(0);
-    let err = StartSpec::new("inst", UidPair::new(1, 2).unwrap(), bad).unwrap_err();
+    let err = StartSpec::new("inst", UidPair::new(1, 2).unwrap(), bad, tokens()).unwrap_err();
     assert!(
         matches!(err, Error::Invalid(ref e) if e.field() == Some("transcoder.idleTimeout")),
         "{err}"
     );
-    assert!(StartSpec::new("bad id!", UidPair::new(1, 2).unwrap(), config()).is_err());
+    assert!(StartSpec::new("bad id!", UidPair::new(1, 2).unwrap(), config(), tokens()).is_err());
 }
 
 #[tokio::test(start_paused = true)]
@@ -276,7 +298,7 @@ async fn watch_confirms_a_404_before_exit_and_can_restart() {
     let emu = Emulator::builder().build();
     let t = transcoder(&emu);
     let handle = t.start(spec()).await.unwrap();
-    let (watch, events) = handle.watch(WatchConfig::default().restart(true));
+    let (watch, events) = handle.watch(WatchConfig::default().restart(true)).unwrap();
     let mut events = Box::pin(events);
     assert!(matches!(
         events.next().await.unwrap(),

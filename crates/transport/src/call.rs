@@ -21,6 +21,10 @@ pub struct Call {
     /// runs the vendor's procedure on its own (a supervisor counting consecutive failures)
     /// turns it off and gets each failure as it happens.
     pub status_retries: bool,
+    /// The latest time an attempt may go out; later attempts fail with
+    /// [`Error::SendByPassed`](crate::Error::SendByPassed) without being sent. Cloud
+    /// Transcoding's Create uses it for the builder token's 2-second window.
+    pub send_by: Option<tokio::time::Instant>,
     /// The call's `X-Request-ID`, chosen once by the request id layer and written on every
     /// attempt by the headers layer. Kept here rather than as a header above the retry layer
     /// so that the copy tower's retry keeps of every request has no header map to copy.
@@ -36,6 +40,7 @@ impl Call {
             idempotent: op.idempotent(),
             converter: None,
             status_retries: true,
+            send_by: None,
             request_id: None,
         }
     }
@@ -56,6 +61,12 @@ impl Call {
     /// Hands every non-2xx answer back at once, with its advised action, instead of retrying.
     pub fn without_status_retries(mut self) -> Self {
         self.status_retries = false;
+        self
+    }
+
+    /// Sends no attempt after `deadline` (see [`Call::send_by`]).
+    pub fn send_by(mut self, deadline: tokio::time::Instant) -> Self {
+        self.send_by = Some(deadline);
         self
     }
 

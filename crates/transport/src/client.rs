@@ -221,12 +221,27 @@ impl Client {
         req: Request<Bytes>,
         what: &'static str,
     ) -> Result<(T, ResponseIds), Error> {
+        // The id is chosen here (the request id layer keeps a given one) so that a decode
+        // error names it even when the service does not echo it.
+        let mut req = req;
+        let our_id = match req.headers().get(X_REQUEST_ID) {
+            Some(v) => v.to_str().ok().map(str::to_string),
+            None => {
+                let id = crate::layer::request_id::new_request_id();
+                if let Ok(v) = HeaderValue::from_str(&id) {
+                    req.headers_mut().insert(X_REQUEST_ID, v);
+                }
+                Some(id)
+            }
+        };
         let resp = self.send(req).await?;
         let ids = ResponseIds::of(&resp);
         let value = serde_json::from_slice(resp.body()).map_err(|e| Error::Decode {
             what: what.to_string(),
+            status: resp.status().as_u16(),
             reason: e.to_string(),
-            request_id: ids.request_id.clone(),
+            request_id: our_id.or_else(|| ids.request_id.clone()),
+            resource_id: ids.resource_id.clone(),
         })?;
         Ok((value, ids))
     }
@@ -287,7 +302,7 @@ fn is_loopback(host: &str) -> bool {
 fn fixed_endpoint(url: &str) -> Result<Endpoint, Error> {
     let uri: Uri = url.parse().map_err(|_| Error::Config {
         field: "endpoint",
-        rule: format!("{url:?} is not a URL"),
+        rule: format!("{:?} is not a URL", crate::redact::redact_url(url)),
     })?;
     let (Some(scheme), Some(authority)) = (uri.scheme().cloned(), uri.authority().cloned()) else {
         return Err(Error::Config {
@@ -297,7 +312,7 @@ fn fixed_endpoint(url: &str) -> Result<Endpoint, Error> {
     };
     if scheme == Scheme::HTTP && !is_loopback(authority.host()) {
         return Err(Error::InsecureEndpoint {
-            url: url.to_string(),
+            url: crate::redact::redact_url(url),
         });
     }
     if scheme != Scheme::HTTP && scheme != Scheme::HTTPS {
@@ -363,6 +378,8 @@ impl ClientBuilder {
                 quota: Arc::clone(&quota),
                 jitter: Arc::clone(&config.jitter),
                 enabled: config.retries,
+                max_attempts: config.max_attempts.max(1),
+                max_retry_time: config.max_retry_time,
             },
             failover: FailoverState::new(endpoint, quota, clock),
             limiters: Limiters::new(config.rate_limits, config.max_rate_limit_wait, clock)?,

@@ -24,6 +24,16 @@ pub const DEFAULT_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 /// The longest wait for a rate-limit permit before failing with `RateLimitWait`.
 pub const DEFAULT_MAX_RATE_LIMIT_WAIT: Duration = Duration::from_secs(60);
 
+/// The most attempts one call makes, first attempt and status retries together. The guide's
+/// longest schedule (Cloud Transcoding Query 50x: 5, 10, 15, 30 s) has four retries.
+pub const DEFAULT_MAX_ATTEMPTS: u32 = 5;
+
+/// How long one call may go on retrying statuses, counted from its first attempt: a retry whose
+/// wait would end later is not made. With the per-attempt timeout and the rate-limit wait this
+/// bounds every call in time even when no call deadline is set. The guide's longest schedule
+/// takes 60 s of waits.
+pub const DEFAULT_MAX_RETRY_TIME: Duration = Duration::from_secs(120);
+
 /// The `User-Agent` we send.
 pub const USER_AGENT: &str = concat!("agora-rest-rs/", env!("CARGO_PKG_VERSION"));
 
@@ -59,6 +69,10 @@ pub struct Config {
     pub retries: bool,
     /// Tokens in the retry budget (smithy-rs's 500 by default).
     pub retry_budget: u32,
+    /// The most attempts of one call (at least 1; default [`DEFAULT_MAX_ATTEMPTS`]).
+    pub max_attempts: u32,
+    /// How long one call may keep retrying statuses (default [`DEFAULT_MAX_RETRY_TIME`]).
+    pub max_retry_time: Duration,
     /// Jitter fractions for the schedules' windows (random by default; fixed in tests).
     pub jitter: Jitter,
     /// The `User-Agent` header.
@@ -76,12 +90,17 @@ impl fmt::Debug for Config {
             .field("credentials", &self.credentials)
             .field("area", &self.area)
             .field("primary", &self.primary)
-            .field("endpoint", &self.endpoint)
+            .field(
+                "endpoint",
+                &self.endpoint.as_deref().map(crate::redact::redact_url),
+            )
             .field("attempt_timeout", &self.attempt_timeout)
             .field("call_timeout", &self.call_timeout)
             .field("rate_limits", &self.rate_limits)
             .field("retries", &self.retries)
             .field("retry_budget", &self.retry_budget)
+            .field("max_attempts", &self.max_attempts)
+            .field("max_retry_time", &self.max_retry_time)
             .field("user_agent", &self.user_agent)
             .field("resolver", &self.resolver)
             .finish_non_exhaustive()
@@ -113,6 +132,8 @@ impl Config {
             max_rate_limit_wait: DEFAULT_MAX_RATE_LIMIT_WAIT,
             retries: true,
             retry_budget: RETRY_QUOTA_CAPACITY,
+            max_attempts: DEFAULT_MAX_ATTEMPTS,
+            max_retry_time: DEFAULT_MAX_RETRY_TIME,
             jitter: Arc::new(fastrand::f64),
             user_agent: USER_AGENT.to_string(),
             tls: TlsOptions::default(),
@@ -183,6 +204,18 @@ impl Config {
     /// Sets the retry budget's capacity.
     pub fn with_retry_budget(mut self, tokens: u32) -> Self {
         self.retry_budget = tokens;
+        self
+    }
+
+    /// Sets the most attempts one call makes (at least 1).
+    pub fn with_max_attempts(mut self, attempts: u32) -> Self {
+        self.max_attempts = attempts;
+        self
+    }
+
+    /// Sets how long one call may keep retrying statuses.
+    pub fn with_max_retry_time(mut self, time: Duration) -> Self {
+        self.max_retry_time = time;
         self
     }
 

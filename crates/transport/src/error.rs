@@ -23,11 +23,9 @@ pub enum Error {
     #[error("{0}")]
     Status(Box<StatusError>),
 
-    /// A retry schedule ran out; `then` is what the guide concludes (e.g. the task failed).
-    #[error(
-        "{op}: gave up after {attempts} attempts, conclusion {then:?} (request id {})",
-        fmt_id(request_id)
-    )]
+    /// A retry schedule (or the call's bound on attempts or time) ran out; `then` is what the
+    /// guide concludes (e.g. the task failed). Display shows the last answer in full.
+    #[error("{last}; gave up after {attempts} attempts: {}", conclusion(*then))]
     RetriesExhausted {
         /// The operation.
         op: Operation,
@@ -43,10 +41,7 @@ pub enum Error {
     },
 
     /// The retry budget is empty (an outage): the call failed fast with its last error.
-    #[error(
-        "{op}: retry budget exhausted, not retrying (request id {})",
-        fmt_id(request_id)
-    )]
+    #[error("{last}; not retried: the client's retry budget is exhausted")]
     RetryBudgetExhausted {
         /// The operation.
         op: Operation,
@@ -144,16 +139,35 @@ pub enum Error {
         max: Duration,
     },
 
-    /// A response body could not be read or decoded.
+    /// A 2xx response body could not be decoded. The service did answer with success, so the
+    /// request was applied: a create that gets this must confirm, never create again.
     #[error(
-        "{what}: cannot decode the response: {reason} (request id {})",
-        fmt_id(request_id)
+        "{what}: HTTP {status} but the body cannot be decoded: {} ({})",
+        crate::redact::server_text(reason),
+        fmt_ids(request_id, resource_id)
     )]
     Decode {
         /// What was being decoded.
         what: String,
+        /// The HTTP status of the answer.
+        status: u16,
         /// Why.
         reason: String,
+        /// The request id.
+        request_id: Option<String>,
+        /// The `X-Resource-ID` of the answer (a created converter's id).
+        resource_id: Option<String>,
+    },
+
+    /// The call's send-by time (e.g. a builder token's 2-second window) passed before an
+    /// attempt could go out: nothing was sent on that attempt.
+    #[error(
+        "{op}: not sent: its send-by time passed (request id {})",
+        fmt_id(request_id)
+    )]
+    SendByPassed {
+        /// The operation.
+        op: Operation,
         /// The request id.
         request_id: Option<String>,
     },
@@ -233,18 +247,41 @@ impl std::fmt::Display for StatusError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "{}: HTTP {}{}{} (request id {})",
+            "{}: HTTP {}{}{} ({})",
             self.op,
             self.status,
             fmt_message(&self.message),
             fmt_code(self.code),
-            fmt_id(&self.request_id)
+            fmt_ids(&self.request_id, &self.resource_id)
         )
     }
 }
 
 fn fmt_message(m: &Option<String>) -> String {
-    m.as_ref().map(|m| format!(" {m:?}")).unwrap_or_default()
+    m.as_ref()
+        .map(|m| format!(" \"{}\"", crate::redact::server_text(m)))
+        .unwrap_or_default()
+}
+
+fn fmt_ids(request_id: &Option<String>, resource_id: &Option<String>) -> String {
+    let mut s = format!("request id {}", fmt_id(request_id));
+    if let Some(r) = resource_id {
+        s.push_str(", resource id ");
+        s.push_str(&crate::redact::server_text(r));
+    }
+    s
+}
+
+/// The guide's conclusion in words, for `RetriesExhausted`.
+fn conclusion(then: Exhausted) -> &'static str {
+    match then {
+        Exhausted::TaskFailed => {
+            "three 404/5xx in a row: the task failed (check the CDN URL, then delete and re-create it)"
+        }
+        Exhausted::NewUidAndAcquire => "create again with the backup UID and a new builder token",
+        Exhausted::Gone => "the resource is gone",
+        Exhausted::GiveUp => "giving up",
+    }
 }
 
 fn fmt_code(c: Option<i64>) -> String {
@@ -292,6 +329,7 @@ impl Error {
             | Error::Dns { request_id, .. }
             | Error::Network { request_id, .. }
             | Error::Decode { request_id, .. }
+            | Error::SendByPassed { request_id, .. }
             | Error::Other { request_id, .. } => request_id,
             Error::RateLimitWait { .. }
             | Error::InsecureEndpoint { .. }
@@ -325,6 +363,7 @@ impl Error {
             | Error::Dns { request_id, .. }
             | Error::Network { request_id, .. }
             | Error::Decode { request_id, .. }
+            | Error::SendByPassed { request_id, .. }
             | Error::Other { request_id, .. } => request_id.as_deref(),
             Error::RateLimitWait { .. }
             | Error::InsecureEndpoint { .. }
@@ -337,12 +376,46 @@ impl Error {
 
     /// The HTTP status of the last answer, if the service answered.
     pub fn status(&self) -> Option<u16> {
-        match self {
+        match self.last() {
             Error::Status(s) => Some(s.status),
-            Error::RetriesExhausted { last, .. } | Error::RetryBudgetExhausted { last, .. } => {
-                last.status()
-            }
+            Error::Decode { status, .. } => Some(*status),
             _ => None,
+        }
+    }
+
+    /// The `X-Resource-ID` of the last answer (a converter's id on Media Push), if any.
+    pub fn resource_id(&self) -> Option<&str> {
+        match self.last() {
+            Error::Status(s) => s.resource_id.as_deref(),
+            Error::Decode { resource_id, .. } => resource_id.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// Whether the service said the resource does not exist (404, also after a confirmation
+    /// schedule, or a Delete that found it gone).
+    pub fn is_not_found(&self) -> bool {
+        self.status() == Some(404)
+    }
+
+    /// Whether the call was refused or held back for the request rate: a 429 of the rate kind,
+    /// or a local rate-limit wait longer than allowed. Waiting helps.
+    pub fn is_throttled(&self) -> bool {
+        match self.last() {
+            Error::RateLimitWait { .. } => true,
+            Error::Status(s) => s.status == 429 && s.action != Action::QuotaExceeded,
+            _ => false,
+        }
+    }
+
+    /// Whether a concurrency quota is full: the service's 429 "Resources quota exceeded" / "No
+    /// available resources", or the local ledger's refusal. Waiting seconds does not help;
+    /// ending a stream does.
+    pub fn is_quota_exceeded(&self) -> bool {
+        match self.last() {
+            Error::Status(s) => s.action == Action::QuotaExceeded,
+            Error::Policy(agora_rest_core::Error::QuotaExceeded { .. }) => true,
+            _ => false,
         }
     }
 
@@ -371,7 +444,10 @@ impl Error {
     pub fn not_sent(&self) -> bool {
         matches!(
             self,
-            Error::Dns { .. } | Error::Connect { .. } | Error::RateLimitWait { .. }
+            Error::Dns { .. }
+                | Error::Connect { .. }
+                | Error::RateLimitWait { .. }
+                | Error::SendByPassed { .. }
         )
     }
 
@@ -382,6 +458,7 @@ impl Error {
             Error::Timeout { .. }
             | Error::Deadline { .. }
             | Error::Network { .. }
+            | Error::Decode { .. }
             | Error::Other { .. } => true,
             Error::Status(s) => matches!(s.action, Action::ConfirmExistence | Action::Retry(_)),
             _ => false,
@@ -493,6 +570,30 @@ mod tests {
         );
         assert_eq!(e.request_id(), Some("rid-1"));
         assert_eq!(e.status(), Some(409));
+        let e = Error::RetriesExhausted {
+            op: Operation::PushGet,
+            attempts: 4,
+            then: Exhausted::TaskFailed,
+            request_id: Some("rid-2".into()),
+            last: Box::new(Error::Status(Box::new(StatusError {
+                op: Operation::PushGet,
+                status: 503,
+                message: Some("overloaded\u{1b}[2J".into()),
+                code: None,
+                request_id: Some("rid-2".into()),
+                resource_id: Some("conv-9".into()),
+                action: Action::Failed,
+                body: bytes::Bytes::new(),
+            }))),
+        };
+        let text = e.to_string();
+        for part in ["push.get", "HTTP 503", "overloaded", "rid-2", "conv-9", "4 attempts", "task failed"] {
+            assert!(text.contains(part), "{part} missing in {text}");
+        }
+        assert!(!text.contains('\u{1b}'), "control characters escaped: {text}");
+        assert_eq!(e.resource_id(), Some("conv-9"));
+        assert_eq!(e.status(), Some(503));
+        assert_eq!(e.request_id(), Some("rid-2"));
     }
 
     #[test]

@@ -21,6 +21,7 @@ pub mod credentials;
 pub mod error;
 pub mod layer;
 pub mod mock;
+pub mod redact;
 pub mod resolve;
 pub mod shared;
 pub mod store;

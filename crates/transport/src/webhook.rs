@@ -5,6 +5,11 @@
 //! when it gets no 200 within 10 s), drops duplicates with core's de-duplication window, and
 //! hands each new notice on through a channel. When the channel is full it answers 503, so NCS
 //! resends later instead of the notice being lost.
+//!
+//! Delivery is exactly once: a notice is remembered as seen only in the same step that hands it
+//! to the channel, so a notice refused with 503 is delivered on its resend, and a resend of a
+//! delivered one is acknowledged and dropped. An optional freshness window refuses notices
+//! whose `notifyMs` is too far from the receiver's wall clock (replays).
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -13,7 +18,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
 use agora_rest_core::ncs::{
-    Deduplicator, Delivery, Envelope, HEADER_SIGNATURE_V1, HEADER_SIGNATURE_V2, SignatureKind,
+    Deduplicator, Envelope, HEADER_SIGNATURE_V1, HEADER_SIGNATURE_V2, SignatureKind, is_fresh,
     verify,
 };
 use bytes::Bytes;
@@ -38,6 +43,9 @@ pub struct ReceivedNotice {
     pub raw: Bytes,
 }
 
+/// Unix milliseconds now, for the freshness window.
+pub type WallClock = Arc<dyn Fn() -> u64 + Send + Sync>;
+
 /// The receiver service.
 #[derive(Clone)]
 pub struct WebhookReceiver {
@@ -45,6 +53,15 @@ pub struct WebhookReceiver {
     dedupe: Arc<Mutex<Deduplicator>>,
     clock: TokioClock,
     tx: mpsc::Sender<ReceivedNotice>,
+    freshness: Option<(std::time::Duration, WallClock)>,
+}
+
+/// The system's wall clock in Unix milliseconds: the one place the receiver reads it.
+#[allow(clippy::disallowed_methods)] // the edge where wall time enters; core takes it as an argument
+fn system_unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 impl std::fmt::Debug for WebhookReceiver {
@@ -55,10 +72,13 @@ impl std::fmt::Debug for WebhookReceiver {
 
 impl WebhookReceiver {
     /// A receiver checking signatures with `secret`, queueing up to `capacity` notices.
+    ///
+    /// An empty (or all-blank) secret is refused: every signature would be checked against a
+    /// key anyone can use.
     pub fn new(
         secret: impl Into<String>,
         capacity: usize,
-    ) -> (Self, mpsc::Receiver<ReceivedNotice>) {
+    ) -> Result<(Self, mpsc::Receiver<ReceivedNotice>), crate::Error> {
         Self::with_dedupe(secret, capacity, Deduplicator::default())
     }
 
@@ -67,15 +87,36 @@ impl WebhookReceiver {
         secret: impl Into<String>,
         capacity: usize,
         dedupe: Deduplicator,
-    ) -> (Self, mpsc::Receiver<ReceivedNotice>) {
+    ) -> Result<(Self, mpsc::Receiver<ReceivedNotice>), crate::Error> {
+        let secret = secret.into();
+        if secret.trim().is_empty() {
+            return Err(crate::Error::Config {
+                field: "secret",
+                rule: "the NCS secret must not be empty".into(),
+            });
+        }
         let (tx, rx) = mpsc::channel(capacity.max(1));
         let recv = WebhookReceiver {
-            secret: Arc::new(SecretString::from(secret.into())),
+            secret: Arc::new(SecretString::from(secret)),
             dedupe: Arc::new(Mutex::new(dedupe)),
             clock: TokioClock::new(),
             tx,
+            freshness: None,
         };
-        (recv, rx)
+        Ok((recv, rx))
+    }
+
+    /// Refuses (401) notices whose `notifyMs` is more than `window` away from the system's
+    /// wall clock, so that a captured notice cannot be replayed later. Off by default: NCS
+    /// resends carry a new `notifyMs`, but a receiver whose clock is off would refuse all.
+    pub fn with_freshness(self, window: std::time::Duration) -> Self {
+        self.with_freshness_clock(window, Arc::new(system_unix_ms))
+    }
+
+    /// As [`with_freshness`](Self::with_freshness) with another wall clock (tests).
+    pub fn with_freshness_clock(mut self, window: std::time::Duration, now_ms: WallClock) -> Self {
+        self.freshness = Some((window, now_ms));
+        self
     }
 
     /// Handles one notification body with its signature headers; the status and JSON answer.
@@ -97,26 +138,38 @@ impl WebhookReceiver {
                 r#"{"message":"not an NCS envelope"}"#,
             );
         };
-        let delivery = self
+        if let Some((window, now_ms)) = &self.freshness {
+            if !is_fresh(envelope.notify_ms, now_ms(), *window) {
+                return (
+                    StatusCode::UNAUTHORIZED,
+                    r#"{"message":"notifyMs outside the freshness window"}"#,
+                );
+            }
+        }
+        // One lock over look, hand-over and record: two copies arriving together cannot both
+        // pass, and a notice is recorded only once the channel holds it.
+        let now = self.clock.now();
+        let mut dedupe = self
             .dedupe
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .check_envelope(&envelope, self.clock.now());
-        if delivery == Delivery::Duplicate {
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if dedupe.seen(&envelope.notice_id, envelope.notify_ms, now) {
             return (StatusCode::OK, r#"{"ok":true,"duplicate":true}"#);
         }
-        let notice = ReceivedNotice {
+        let Ok(permit) = self.tx.try_reserve() else {
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                r#"{"message":"busy, resend later"}"#,
+            );
+        };
+        dedupe.check_envelope(&envelope, now);
+        drop(dedupe);
+        permit.send(ReceivedNotice {
             envelope,
             signature,
             raw: body,
-        };
-        match self.tx.try_send(notice) {
-            Ok(()) => (StatusCode::OK, r#"{"ok":true}"#),
-            Err(_) => (
-                StatusCode::SERVICE_UNAVAILABLE,
-                r#"{"message":"busy, resend later"}"#,
-            ),
-        }
+        });
+        (StatusCode::OK, r#"{"ok":true}"#)
     }
 }
 

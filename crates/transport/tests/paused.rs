@@ -469,3 +469,161 @@ async fn failover_tokens_come_back_when_a_host_answers() {
         assert_eq!(mock.calls(), 2 * call);
     }
 }
+
+/// Runs `f` under an overall limit of paused time, so that a regression to an endless retry
+/// loop fails instead of hanging the suite.
+async fn bounded<T>(f: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(Duration::from_secs(3600), f)
+        .await
+        .expect("the call ended within an hour of paused time")
+}
+
+/// 404 and 503 alternating used to reset the schedule on every change of kind: one Get made
+/// 101 attempts over 500 s and drained the budget every call shares. Counted across kinds,
+/// the guide's "three consecutive 404 or 5xx" ends it after three retries.
+#[tokio::test(start_paused = true)]
+async fn alternating_404_and_503_count_as_one_run_of_failures() {
+    let mock = MockService::new();
+    for i in 0..200 {
+        let status = if i % 2 == 0 { 404 } else { 503 };
+        mock.push(MockResponse::json(status, r#"{"message":"x"}"#));
+    }
+    let c = client(&mock, |c| c.with_jitter(|| 0.0));
+    let err = bounded(send(&c, Operation::PushGet)).await.unwrap_err();
+    assert_eq!(times(&mock), [0.0, 5.0, 15.0, 30.0]);
+    assert!(
+        matches!(err, Error::RetriesExhausted { attempts: 4, then: Exhausted::TaskFailed, .. }),
+        "{err:?}"
+    );
+}
+
+/// The same call on a client whose budget would be drained by an endless loop: another call
+/// after it still gets its retries.
+#[tokio::test(start_paused = true)]
+async fn one_call_cannot_drain_the_shared_budget() {
+    let mock = MockService::new();
+    for i in 0..200 {
+        let status = if i % 2 == 0 { 404 } else { 503 };
+        mock.push(MockResponse::json(status, "{}"));
+    }
+    // A budget of 40 tokens pays for 8 status retries (5 tokens each).
+    let c = client(&mock, |c| c.with_retry_budget(40));
+    bounded(send(&c, Operation::PushGet)).await.unwrap_err();
+    assert_eq!(mock.calls(), 4);
+    // The next call (answered 404, then 503, then 200 by the queue) is still retried.
+    let resp = bounded(send(&c, Operation::PushGet)).await;
+    assert!(mock.calls() >= 6, "the second call was retried: {} calls", mock.calls());
+    drop(resp);
+}
+
+/// Every call is bounded in attempts and in the time it spends retrying.
+#[tokio::test(start_paused = true)]
+async fn calls_are_bounded_in_attempts_and_retry_time() {
+    let mock = MockService::new();
+    mock.fallback(MockResponse::json(503, "{}"));
+    let c = client(&mock, |c| c.with_jitter(|| 0.0).with_max_attempts(2));
+    let err = bounded(send(&c, Operation::TranscodeQuery)).await.unwrap_err();
+    assert_eq!(times(&mock), [0.0, 5.0]);
+    assert!(matches!(err, Error::RetriesExhausted { attempts: 2, .. }), "{err:?}");
+
+    let mock = MockService::new();
+    mock.fallback(MockResponse::json(503, "{}"));
+    let c = client(&mock, |c| {
+        c.with_jitter(|| 0.0)
+            .with_max_retry_time(Duration::from_secs(20))
+    });
+    bounded(send(&c, Operation::PushGet)).await.unwrap_err();
+    // 5 s, then 10 s (at 15 s); the next wait of 15 s would end at 30 s > 20 s.
+    assert_eq!(times(&mock), [0.0, 5.0, 15.0]);
+}
+
+/// A quota 429 is reported at once, typed; a rate 429 is retried.
+#[tokio::test(start_paused = true)]
+async fn a_quota_429_is_typed_and_not_retried() {
+    for text in ["Resources quota exceeded.", "No available resources."] {
+        let mock = MockService::new();
+        mock.fallback(MockResponse::json(429, format!(r#"{{"message":"{text}"}}"#)));
+        let c = client(&mock, |c| c);
+        let err = bounded(send(&c, Operation::PushGet)).await.unwrap_err();
+        assert_eq!(mock.calls(), 1, "{text}: not retried");
+        assert!(err.is_quota_exceeded() && !err.is_throttled(), "{err:?}");
+        assert_eq!(err.status_error().unwrap().action, Action::QuotaExceeded);
+    }
+    let mock = MockService::new();
+    mock.push(MockResponse::json(429, r#"{"message":"Request rate limit exceeded."}"#));
+    mock.push(MockResponse::json(200, "{}"));
+    let c = client(&mock, |c| c);
+    bounded(send(&c, Operation::PushGet)).await.unwrap();
+    assert_eq!(mock.calls(), 2);
+}
+
+/// Display names the operation, the final status, the vendor's message, the request id and the
+/// resource id; the helpers read them.
+#[tokio::test(start_paused = true)]
+async fn errors_show_status_message_request_and_resource_ids() {
+    let mock = MockService::new();
+    mock.fallback(
+        MockResponse::json(503, "{\"message\":\"overloaded\\u001b[2J\"}")
+            .header("x-resource-id", "conv-77"),
+    );
+    let c = client(&mock, |c| c);
+    let err = bounded(send(&c, Operation::PushGet)).await.unwrap_err();
+    let text = err.to_string();
+    for part in ["push.get", "HTTP 503", "overloaded", "conv-77", "request id"] {
+        assert!(text.contains(part), "{part} missing in {text}");
+    }
+    assert!(!text.contains('\u{1b}'), "{text:?}");
+    assert!(text.contains(&sent_request_id(&mock)), "{text}");
+    assert_eq!(err.resource_id(), Some("conv-77"));
+    assert_eq!(err.status(), Some(503));
+    assert!(!err.is_not_found());
+
+    // A 2xx whose body does not decode keeps both ids and counts as maybe applied.
+    let mock = MockService::new();
+    mock.push(MockResponse::json(200, "not json").header("x-resource-id", "conv-8"));
+    let c = client(&mock, |c| c);
+    let req = c
+        .request(Call::new(Operation::PushCreate, "/t"), Method::POST, "/eu/x", None)
+        .unwrap();
+    let err = bounded(c.send_json::<serde_json::Value>(req, "thing")).await.unwrap_err();
+    assert_eq!(err.resource_id(), Some("conv-8"));
+    assert_eq!(err.request_id(), Some(sent_request_id(&mock).as_str()));
+    assert!(err.maybe_applied(), "{err:?}");
+    assert!(err.to_string().contains("conv-8"), "{err}");
+}
+
+/// A password in an endpoint URL never reaches an error or Debug.
+#[test]
+fn endpoint_passwords_are_redacted() {
+    let config = Config::new("app", Credentials::new("cid", "csecret").unwrap())
+        .with_endpoint("http://user:hunter2@10.1.2.3:8080");
+    assert!(!format!("{config:?}").contains("hunter2"));
+    let err = Client::builder(config).build().unwrap_err();
+    assert!(!err.to_string().contains("hunter2"), "{err}");
+    assert!(!format!("{err:?}").contains("hunter2"), "{err:?}");
+    let config = Config::new("app", Credentials::new("cid", "csecret").unwrap())
+        .with_endpoint("not a url :hunter2@");
+    let err = Client::builder(config).build().unwrap_err();
+    assert!(!err.to_string().contains("hunter2"), "{err}");
+}
+
+/// An attempt past the call's send-by time is not sent.
+#[tokio::test(start_paused = true)]
+async fn no_attempt_goes_out_after_the_send_by_time() {
+    let mock = MockService::new();
+    mock.push(MockResponse::status(503).after(Duration::from_secs(3)));
+    mock.fallback(MockResponse::json(200, "{}"));
+    let c = client(&mock, |c| c);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+    let req = c
+        .request(
+            Call::new(Operation::TranscodeQuery, "/t").send_by(deadline),
+            Method::GET,
+            "/x",
+            None,
+        )
+        .unwrap();
+    let err = bounded(c.send(req)).await.unwrap_err();
+    assert_eq!(mock.calls(), 1);
+    assert!(err.not_sent() && matches!(err.last(), Error::SendByPassed { .. }), "{err:?}");
+}

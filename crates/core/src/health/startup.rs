@@ -13,8 +13,11 @@ pub const STARTUP_TIMEOUT: Duration = Duration::from_secs(90);
 pub enum StartupObservation {
     /// Top-level status `STARTED` or `IN_PROGRESS`.
     Started,
-    /// Any other status, or a Query that failed.
+    /// A status on the way (`IDLE`, `PREPARED`, `STARTING`, `CREATED`), or a Query that failed
+    /// in a way that may pass (404 while the task is placed, 429, 5xx, no answer).
     NotYet,
+    /// A final status (`STOPPED`, `EXIT`, `FAILURE_STOP`): the task will not start.
+    Ended,
 }
 
 /// What to do next during startup.
@@ -26,6 +29,8 @@ pub enum StartupVerdict {
     QueryAt(Duration),
     /// Not started within [`STARTUP_TIMEOUT`]: consider the startup failed.
     TimedOut,
+    /// The task reached a final status before starting: the startup failed now, not at 90 s.
+    Ended,
 }
 
 /// Follows one task from its task id to started or timed out.
@@ -69,8 +74,10 @@ impl StartupCheck {
 
     /// Records the result of a Query sent at `now`.
     pub fn observe(&mut self, observation: StartupObservation, now: Duration) -> StartupVerdict {
-        if observation == StartupObservation::Started {
-            return StartupVerdict::Started;
+        match observation {
+            StartupObservation::Started => return StartupVerdict::Started,
+            StartupObservation::Ended => return StartupVerdict::Ended,
+            StartupObservation::NotYet => {}
         }
         if now >= self.deadline {
             return StartupVerdict::TimedOut;
@@ -91,6 +98,13 @@ mod tests {
     }
 
     #[test]
+    fn a_final_status_ends_startup_at_once() {
+        let mut c = StartupCheck::new(s(0), s(300));
+        assert_eq!(c.observe(StartupObservation::NotYet, s(5)), StartupVerdict::QueryAt(s(10)));
+        assert_eq!(c.observe(StartupObservation::Ended, s(10)), StartupVerdict::Ended);
+    }
+
+    #[test]
     fn polls_then_times_out_at_ninety_seconds() {
         let mut c = StartupCheck::new(s(100), s(300));
         assert_eq!(c.first_query_at(), s(105));
@@ -104,7 +118,7 @@ mod tests {
                     times.push(at);
                 }
                 StartupVerdict::TimedOut => break,
-                StartupVerdict::Started => unreachable!(),
+                StartupVerdict::Started | StartupVerdict::Ended => unreachable!(),
             }
         }
         let rel: Vec<u64> = times.iter().map(|t| t.as_secs() - 100).collect();

@@ -25,7 +25,9 @@ pub struct BuilderTokenAge {
 }
 
 impl BuilderTokenAge {
-    /// A token acquired at `acquired_at` (the time the Acquire response arrived).
+    /// A token whose Acquire *request* went out at `acquired_at`. The window counts from the
+    /// request, not the answer: the guide's "within 2 seconds of each Acquire request", and an
+    /// Acquire answered slowly has used part of the window already.
     pub const fn new(acquired_at: Duration) -> Self {
         BuilderTokenAge { acquired_at }
     }

@@ -31,7 +31,10 @@ impl CreateConverterRequest {
 ///
 /// Written with `fields` at the top level as the current docs do; read from there or from
 /// inside `converter`, where a 2021 example put it (REFERENCE §2.5 AMBIGUOUS).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+///
+/// Written *pruned*: the `converter` sent carries only the paths its mask names, so a field
+/// set by mistake outside the mask (an immutable one included) never goes on the wire.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UpdateConverterRequest {
     /// Only the changed subtree of the converter.
     pub converter: Converter,
@@ -60,6 +63,45 @@ impl<'de> Deserialize<'de> for UpdateConverterRequest {
             converter: o.converter.converter,
         })
     }
+}
+
+impl Serialize for UpdateConverterRequest {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let full = serde_json::to_value(&self.converter).map_err(serde::ser::Error::custom)?;
+        let mut st = s.serialize_struct("UpdateConverterRequest", 2)?;
+        st.serialize_field("converter", &keep_paths(&full, self.paths()))?;
+        st.serialize_field("fields", &self.fields)?;
+        st.end()
+    }
+}
+
+/// The parts of `value` under the dotted `paths`, and nothing else.
+fn keep_paths<'a>(
+    value: &serde_json::Value,
+    paths: impl Iterator<Item = &'a str>,
+) -> serde_json::Value {
+    let mut out = serde_json::Value::Object(serde_json::Map::new());
+    for path in paths {
+        let Some(found) = path.split('.').try_fold(value, |v, key| v.get(key)) else {
+            continue;
+        };
+        let mut slot = &mut out;
+        let keys: Vec<&str> = path.split('.').collect();
+        for (i, key) in keys.iter().enumerate() {
+            let serde_json::Value::Object(map) = slot else {
+                break;
+            };
+            if i + 1 == keys.len() {
+                map.insert((*key).to_string(), found.clone());
+                break;
+            }
+            slot = map
+                .entry((*key).to_string())
+                .or_insert_with(|| serde_json::Value::Object(serde_json::Map::new()));
+        }
+    }
+    out
 }
 
 impl UpdateConverterRequest {

@@ -7,6 +7,7 @@ use agora_rest_core::name::validate_instance_id;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::config::Services;
+use crate::echoed::EchoedJson;
 use crate::error::Error;
 use crate::secret::BuilderToken;
 use crate::wire::{u64_lenient, wire_enum};
@@ -171,9 +172,10 @@ wire_enum!(
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TaskService {
-    /// Echo of the request config (the docs' example shows `{}`).
+    /// Echo of the request config (the docs' example shows `{}`). It holds the RTC tokens, so
+    /// it prints redacted; [`EchoedJson::expose`] gives the raw value.
     #[serde(default)]
-    pub config: serde_json::Value,
+    pub config: EchoedJson,
     /// Unix seconds.
     #[serde(default, with = "u64_lenient")]
     pub create_ts: u64,
@@ -186,24 +188,47 @@ pub struct TaskService {
     /// `cloudTranscoderV2`.
     #[serde(default)]
     pub service_type: String,
-    /// The service status.
+    /// The service status (`serviceUnknown` when the answer leaves it out).
+    #[serde(default = "unknown_service_status")]
     pub status: ServiceStatus,
 }
 
+fn unknown_service_status() -> ServiceStatus {
+    ServiceStatus::Unknown
+}
+
+impl Default for TaskService {
+    fn default() -> Self {
+        TaskService {
+            config: EchoedJson::default(),
+            create_ts: 0,
+            details: serde_json::Value::Null,
+            message: String::new(),
+            service_type: String::new(),
+            status: ServiceStatus::Unknown,
+        }
+    }
+}
+
 /// `services` in a task object.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TaskServices {
     /// `cloudTranscoder`.
+    #[serde(default)]
     pub cloud_transcoder: TaskService,
 }
 
 /// The task object returned by Create, Query and Delete (REFERENCE §4.4).
+///
+/// Decoded leniently: only `taskId` and `status` are required, because they are all a client
+/// needs, and a Create answered with a bare `{"taskId","status","createTs"}` must not lose the
+/// task it started.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Task {
-    /// Unix seconds.
-    #[serde(with = "u64_lenient")]
+    /// Unix seconds (0 when absent).
+    #[serde(default, with = "u64_lenient")]
     pub create_ts: u64,
     /// Reserved.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -217,7 +242,8 @@ pub struct Task {
     /// The last applied update's sequence number.
     #[serde(default)]
     pub sequence_id: SequenceId,
-    /// The service detail.
+    /// The service detail (empty when absent).
+    #[serde(default)]
     pub services: TaskServices,
     /// The top-level status: what decides "started".
     pub status: TaskStatus,
@@ -229,4 +255,24 @@ pub struct Task {
     /// Reserved.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workflows: Option<serde_json::Value>,
+}
+
+#[cfg(test)]
+mod lenient_tests {
+    use super::*;
+
+    /// A Create answered with only what the client needs decodes; nothing else is required.
+    #[test]
+    fn a_bare_create_answer_decodes() {
+        let t: Task = serde_json::from_str(
+            r#"{"taskId":"0123456789abcdef0123456789abcdef","status":"STARTED","createTs":1}"#,
+        )
+        .unwrap();
+        assert_eq!(t.task_id, "0123456789abcdef0123456789abcdef");
+        assert_eq!(t.status, TaskStatus::Started);
+        assert_eq!(t.services.cloud_transcoder.status, ServiceStatus::Unknown);
+        let t: Task = serde_json::from_str(r#"{"taskId":"x","status":"IN_PROGRESS"}"#).unwrap();
+        assert_eq!((t.create_ts, t.sequence_id.0), (0, 0));
+        assert!(serde_json::from_str::<Task>(r#"{"status":"STARTED"}"#).is_err());
+    }
 }

@@ -1,9 +1,14 @@
 //! Status retries with the vendor's schedules: tower's `Retry` driven by core's classifier.
 //!
-//! For each non-2xx answer the policy asks [`classify`] what to do. An idempotent call advised
-//! to retry waits the schedule's next delay (jittered within the documented window) and goes
-//! again, if the retry budget pays for it; when the schedule is spent the result becomes
+//! For each non-2xx answer the policy asks [`classify_answer`] what to do. An idempotent call
+//! advised to retry waits the schedule's next delay (jittered within the documented window) and
+//! goes again, if the retry budget pays for it; when the schedule is spent the result becomes
 //! [`Error::RetriesExhausted`] carrying the guide's conclusion (task failed, new UID, gone).
+//!
+//! The retries of one call are counted together whatever the status: the guide's "three
+//! consecutive 404 or 5xx" does not start again when a 404 follows a 503. Each call is also
+//! bounded on its own, in attempts ([`RetryShared::max_attempts`]) and in time spent retrying
+//! ([`RetryShared::max_retry_time`]), so no single call can drain the budget all calls share.
 //! A non-idempotent call (a create) is never resent here: its error carries the advised action
 //! (`ConfirmExistence` after a Media Push 504, `Retry` with its schedule otherwise) for the
 //! service crate's create procedure to follow. Transport failures are handled below, by
@@ -13,7 +18,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use agora_rest_core::classify::{Action, RetryPlan, classify};
+use agora_rest_core::classify::{Action, classify_answer};
 use agora_rest_core::retry_quota::{RetryCause, RetryPermit};
 use agora_rest_model::ErrorBody;
 use bytes::Bytes;
@@ -38,12 +43,18 @@ pub struct RetryShared {
     pub jitter: Jitter,
     /// Whether status retries are on at all.
     pub enabled: bool,
+    /// The most attempts of one call (first attempt included).
+    pub max_attempts: u32,
+    /// How long one call may keep retrying, from its first attempt.
+    pub max_retry_time: std::time::Duration,
 }
 
 impl std::fmt::Debug for RetryShared {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RetryShared")
             .field("enabled", &self.enabled)
+            .field("max_attempts", &self.max_attempts)
+            .field("max_retry_time", &self.max_retry_time)
             .finish_non_exhaustive()
     }
 }
@@ -55,8 +66,10 @@ pub struct VendorRetryPolicy<H = Arc<RetryShared>> {
     /// The call's descriptor, taken when its request is cloned (see `clone_request`).
     call: Option<Call>,
     attempts: u32,
-    plan: Option<RetryPlan>,
-    retries_on_plan: usize,
+    /// Retries made so far, of any kind: the index into whichever schedule applies next.
+    retries: usize,
+    /// When the call's first attempt went out (set with the first copy of the request).
+    started: Option<tokio::time::Instant>,
     permits: Vec<RetryPermit>,
 }
 
@@ -67,8 +80,8 @@ impl<H: StateHandle<RetryShared>> VendorRetryPolicy<H> {
             shared,
             call: None,
             attempts: 0,
-            plan: None,
-            retries_on_plan: 0,
+            retries: 0,
+            started: None,
             permits: Vec::new(),
         }
     }
@@ -135,8 +148,8 @@ impl<H: StateHandle<RetryShared>> Policy<Request<Bytes>, Response<Bytes>, Error>
             return None;
         }
         let call = self.call.clone()?;
-        let code = ErrorBody::parse_lenient(resp.body()).code;
-        let action = classify(call.op, resp.status().as_u16(), code);
+        let body = ErrorBody::parse_lenient(resp.body());
+        let action = classify_answer(call.op, resp.status().as_u16(), body.code, body.text());
         let error = status_error(&call, req, resp, action);
         let plan = match action {
             Action::Retry(plan)
@@ -149,14 +162,19 @@ impl<H: StateHandle<RetryShared>> Policy<Request<Bytes>, Response<Bytes>, Error>
                 return None;
             }
         };
-        if self.plan != Some(plan) {
-            self.plan = Some(plan);
-            self.retries_on_plan = 0;
-        }
-        let Some(delay) = plan
+        let shared = self.shared.state();
+        let delay = plan
             .schedule
-            .delay(self.retries_on_plan, (self.shared.state().jitter)())
-        else {
+            .delay(self.retries, (shared.jitter)())
+            .filter(|_| self.attempts < shared.max_attempts.max(1))
+            .filter(|d| {
+                // A wait that would end past the call's retry time is not started.
+                self.started.is_none_or(|t0| {
+                    (tokio::time::Instant::now() + *d).saturating_duration_since(t0)
+                        <= shared.max_retry_time
+                })
+            });
+        let Some(delay) = delay else {
             *result = Err(Error::RetriesExhausted {
                 op: call.op,
                 attempts: self.attempts,
@@ -176,7 +194,7 @@ impl<H: StateHandle<RetryShared>> Policy<Request<Bytes>, Response<Bytes>, Error>
             return None;
         };
         self.permits.push(permit);
-        self.retries_on_plan += 1;
+        self.retries += 1;
         tracing::debug!(op = %call.op, status = resp.status().as_u16(), ?delay, attempt = self.attempts, "retrying");
         // The copy goes out again: the layers below need its descriptor.
         req.extensions_mut().insert(call);
@@ -191,6 +209,9 @@ impl<H: StateHandle<RetryShared>> Policy<Request<Bytes>, Response<Bytes>, Error>
     /// so the descriptor kept is always this call's.
     fn clone_request(&mut self, req: &Request<Bytes>) -> Option<Request<Bytes>> {
         self.call = Some(req.extensions().get::<Call>()?.clone());
+        if self.started.is_none() {
+            self.started = Some(tokio::time::Instant::now());
+        }
         Some(super::copy_without_extensions(req))
     }
 }

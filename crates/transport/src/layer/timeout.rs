@@ -62,6 +62,15 @@ where
 
     fn call(&mut self, req: Request<Bytes>) -> Self::Future {
         let op = match call_of(&req) {
+            // The attempt is about to go out: a call whose send-by time has passed (a builder
+            // token older than its window, after failover waits or a rate-limit wait) is not
+            // sent at all.
+            Ok(c) if c.send_by.is_some_and(|t| tokio::time::Instant::now() > t) => {
+                return fail(Error::SendByPassed {
+                    op: c.op,
+                    request_id: None,
+                });
+            }
             Ok(c) => c.op,
             Err(e) => return fail(e),
         };
