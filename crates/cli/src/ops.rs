@@ -326,9 +326,13 @@ pub(crate) async fn push(target: Target, command: PushCommand) -> Result<(), Fai
             target.print(&to_json(&status));
         }
         PushCommand::Delete { id, region: r } => {
-            push.remember(&id, region(&r)?, None).await?;
-            push.delete(&id).await?;
-            target.print(&serde_json::json!({ "deleted": id }));
+            // Only the region is needed: a converter already gone settles at once.
+            push.locate(&id, region(&r)?)?;
+            let outcome = match push.delete(&id).await? {
+                agora_rest_mediapush::Deleted::AlreadyGone => "already gone",
+                _ => "deleted",
+            };
+            target.print(&serde_json::json!({ "id": id, "outcome": outcome }));
         }
         PushCommand::Watch {
             id,

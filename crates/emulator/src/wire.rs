@@ -171,7 +171,7 @@ pub(crate) mod text {
     pub(crate) const NOT_FOUND: &str = "Resource is not found and destroyed.";
     pub(crate) const NAME_TAKEN: &str = "Resource with the same name already exists. Use the existing resource or delete it and create a new resource.";
     pub(crate) const RATE_LIMITED: &str = "Request rate limit exceeded.";
-    pub(crate) const QUOTA: &str = "Resource quota limit exceeded.";
+    pub(crate) const QUOTA: &str = "Resources quota exceeded.";
     pub(crate) const INTERNAL: &str = "Internal errors. Contact us for troubleshooting.";
     pub(crate) const NOT_IMPLEMENTED: &str = "The method requested has not been implemented.";
     pub(crate) const UNAVAILABLE: &str =

@@ -381,7 +381,7 @@ async fn rate_and_concurrency_limits() {
         .await;
     assert_eq!(
         (a.status, a.body["message"].as_str()),
-        (429, Some("Resource quota limit exceeded."))
+        (429, Some("Resources quota exceeded."))
     );
     assert_eq!(
         t.call(Method::POST, eu, Some(converter("sd0", "c", 640, 360)))

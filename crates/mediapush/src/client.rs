@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
+use agora_rest_core::name::validate_path_segment;
 use agora_rest_core::operation::Operation;
 use agora_rest_core::quota::Tier;
 use agora_rest_core::region::PathRegion;
@@ -40,7 +41,12 @@ pub struct MediaPushConfig {
     /// Where update sequence numbers come from (in memory by default; persist them to survive
     /// restarts).
     pub sequences: Arc<dyn SequenceStore>,
+    /// The most pages one List reads (default [`DEFAULT_MAX_LIST_PAGES`]).
+    pub max_list_pages: usize,
 }
+
+/// The most pages one List reads by default: 300 converters per project fit on far fewer.
+pub const DEFAULT_MAX_LIST_PAGES: usize = 1000;
 
 impl Default for MediaPushConfig {
     fn default() -> Self {
@@ -48,6 +54,7 @@ impl Default for MediaPushConfig {
             require_name: true,
             quota: None,
             sequences: Arc::new(InMemorySequenceStore::new(SequenceKind::MediaPush)),
+            max_list_pages: DEFAULT_MAX_LIST_PAGES,
         }
     }
 }
@@ -70,6 +77,23 @@ impl MediaPushConfig {
         self.sequences = store;
         self
     }
+
+    /// Sets the most pages one List reads (at least 1).
+    pub fn with_max_list_pages(mut self, pages: usize) -> Self {
+        self.max_list_pages = pages;
+        self
+    }
+}
+
+/// What a Delete found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Deleted {
+    /// The converter was deleted by this call.
+    Deleted,
+    /// The converter was already gone (the service answered 404 at once, without the 404
+    /// retry schedule).
+    AlreadyGone,
 }
 
 /// What the client remembers about a converter.
@@ -156,6 +180,7 @@ impl MediaPush {
     }
 
     pub(crate) fn known(&self, id: &str) -> Result<Known, Error> {
+        validate_path_segment("converterId", id)?;
         self.known
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -182,6 +207,21 @@ impl MediaPush {
             .insert(id.to_string(), known);
     }
 
+    /// Tells the client only where a converter lives, without reading it: enough to Delete
+    /// it (a converter already gone then settles at once) or to Get it.
+    pub fn locate(&self, id: &str, region: PathRegion) -> Result<(), Error> {
+        validate_path_segment("converterId", id)?;
+        self.know(
+            id,
+            Known {
+                region,
+                shape: ConverterShape::Raw,
+                tier: Tier::Sd,
+            },
+        );
+        Ok(())
+    }
+
     /// Tells the client about a converter created elsewhere (another process, before a
     /// restart): its region, and optionally the last update sequence used on it.
     pub async fn remember(
@@ -190,6 +230,7 @@ impl MediaPush {
         region: PathRegion,
         last_sequence: Option<u64>,
     ) -> Result<ConverterInfo, Error> {
+        validate_path_segment("converterId", id)?;
         // Enough to address it until its Get tells the shape and tier.
         self.know(
             id,
@@ -249,8 +290,9 @@ impl MediaPush {
         Ok(resp.converter)
     }
 
-    /// Deletes a converter; a converter already gone counts as deleted.
-    pub async fn delete(&self, id: &str) -> Result<(), Error> {
+    /// Deletes a converter. One already gone settles at once as [`Deleted::AlreadyGone`]
+    /// (a 404 is not retried on a Delete).
+    pub async fn delete(&self, id: &str) -> Result<Deleted, Error> {
         let known = self.known(id)?;
         let req = self.client.request(
             Call::new(Operation::PushDelete, ONE_PATH),
@@ -258,15 +300,15 @@ impl MediaPush {
             &self.one_path(known.region, id),
             None,
         )?;
-        match self.client.send(req).await {
-            Ok(_) => {}
-            Err(e) if e.status() == Some(404) => {}
+        let outcome = match self.client.send(req).await {
+            Ok(_) => Deleted::Deleted,
+            Err(e) if e.is_not_found() => Deleted::AlreadyGone,
             Err(e) => return Err(e.into()),
-        }
+        };
         if let (Some(known), Some(ledger)) = (self.forget(id), &self.config.quota) {
             ledger.release(known.region.area(), known.tier).await?;
         }
-        Ok(())
+        Ok(outcome)
     }
 
     /// Updates a converter with the next `sequence` (REFERENCE §2.5).

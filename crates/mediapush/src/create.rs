@@ -148,6 +148,31 @@ impl MediaPush {
                 }
                 Err(e) => e,
             };
+            // A 2xx whose body cannot be read: the converter was created. Its id comes in
+            // X-Resource-ID; without it, the name is looked up below.
+            if let agora_rest_transport::Error::Decode {
+                resource_id: Some(id),
+                request_id,
+                ..
+            } = err.last()
+            {
+                tracing::warn!(id, "create answered 2xx with an unreadable body: adopting the id it named");
+                return Ok(Created {
+                    converter: ConverterStatus {
+                        id: id.clone(),
+                        create_ts: 0,
+                        update_ts: 0,
+                        state: ConverterState::Connecting,
+                    },
+                    region,
+                    adopted: true,
+                    ids: ResponseIds {
+                        request_id: request_id.clone(),
+                        custom_request_id: None,
+                        resource_id: Some(id.clone()),
+                    },
+                });
+            }
             let action = err.status_error().map(|s| s.action);
             // A 409: taken by someone else, or made by our own earlier attempt.
             if action == Some(Action::AlreadyExists) {

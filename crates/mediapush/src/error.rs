@@ -37,6 +37,17 @@ pub enum Error {
         id: String,
     },
 
+    /// A List kept answering: the same cursor came back, or more pages than the configured
+    /// limit ([`MediaPushConfig::max_list_pages`](crate::MediaPushConfig)). Nothing more is
+    /// requested.
+    #[error("List stopped after {pages} pages: {why}")]
+    ListUnbounded {
+        /// Pages read.
+        pages: usize,
+        /// What happened.
+        why: String,
+    },
+
     /// The transport failed or the service refused; see the inner error for status, request id
     /// and advised action.
     #[error(transparent)]
@@ -57,6 +68,39 @@ impl Error {
         match self {
             Error::Transport(e) => e.status(),
             _ => None,
+        }
+    }
+
+    /// The `X-Resource-ID` (converter id) of the service's last answer, or the converter
+    /// that holds a taken name.
+    pub fn resource_id(&self) -> Option<&str> {
+        match self {
+            Error::Transport(e) => e.resource_id(),
+            Error::NameTaken { existing_id, .. } => existing_id.as_deref(),
+            Error::UnknownConverter { id } => Some(id),
+            _ => None,
+        }
+    }
+
+    /// Whether the service said the converter does not exist.
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, Error::Transport(e) if e.is_not_found())
+    }
+
+    /// Whether the request rate held the call back (waiting helps).
+    pub fn is_throttled(&self) -> bool {
+        matches!(self, Error::Transport(e) if e.is_throttled())
+    }
+
+    /// Whether a concurrency cap is full: the service's quota 429, or the local ledger's
+    /// refusal (ending a stream helps, waiting does not).
+    pub fn is_quota_exceeded(&self) -> bool {
+        match self {
+            Error::Transport(e) => e.is_quota_exceeded(),
+            Error::Invalid(agora_rest_model::Error::Invalid(
+                agora_rest_core::Error::QuotaExceeded { .. },
+            )) => true,
+            _ => false,
         }
     }
 }

@@ -26,7 +26,7 @@ mod redundancy;
 mod supervisor;
 mod update;
 
-pub use client::{Created, MediaPush, MediaPushConfig};
+pub use client::{Created, DEFAULT_MAX_LIST_PAGES, Deleted, MediaPush, MediaPushConfig};
 pub use error::Error;
 pub use redundancy::Redundancy;
 pub use supervisor::{Recreate, SupervisorConfig, SupervisorEvent, SupervisorHandle};

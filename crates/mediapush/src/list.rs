@@ -1,4 +1,11 @@
-//! List as a stream that follows the cursor to the last page (REFERENCE §2.7).
+//! List as a stream that follows the cursor to the last page.
+//!
+//! Bounded: a cursor that comes back a second time, or more pages than
+//! [`MediaPushConfig::max_list_pages`](crate::MediaPushConfig), ends the stream with
+//! [`Error::ListUnbounded`] instead of requesting for ever (a server that never ends its
+//! cursor used to grow the CLI to a gigabyte in half a minute).
+
+use std::collections::HashSet;
 
 use agora_rest_core::operation::Operation;
 use agora_rest_model::mediapush::{ListConvertersResponse, ListMember};
@@ -22,14 +29,33 @@ impl MediaPush {
         template: &'static str,
     ) -> impl Stream<Item = Result<ListMember, Error>> + use<> {
         let client = self.client.clone();
-        let state = (Cursor::First, Vec::<ListMember>::new().into_iter());
-        futures_util::stream::try_unfold(state, move |(mut cursor, mut buffered)| {
+        let max_pages = self.config.max_list_pages.max(1);
+        let state = (
+            Cursor::First,
+            Vec::<ListMember>::new().into_iter(),
+            HashSet::<u64>::new(),
+        );
+        futures_util::stream::try_unfold(state, move |(mut cursor, mut buffered, mut seen)| {
             let client = client.clone();
             let base = base.clone();
             async move {
                 loop {
                     if let Some(m) = buffered.next() {
-                        return Ok(Some((m, (cursor, buffered))));
+                        return Ok(Some((m, (cursor, buffered, seen))));
+                    }
+                    if let Cursor::Next(c) = cursor {
+                        if !seen.insert(c) {
+                            return Err(Error::ListUnbounded {
+                                pages: seen.len(),
+                                why: format!("the service answered cursor {c} again"),
+                            });
+                        }
+                        if seen.len() >= max_pages {
+                            return Err(Error::ListUnbounded {
+                                pages: seen.len(),
+                                why: format!("more than the limit of {max_pages} pages"),
+                            });
+                        }
                     }
                     let path = match cursor {
                         Cursor::Done => return Ok(None),
@@ -72,11 +98,16 @@ impl MediaPush {
         )
     }
 
-    /// Every converter of one channel.
+    /// Every converter of one channel (an invalid channel name ends the stream at once with
+    /// the error, before any request).
     pub fn list_channel(
         &self,
         channel: &str,
     ) -> impl Stream<Item = Result<ListMember, Error>> + use<> {
+        use futures_util::StreamExt;
+        if let Err(e) = agora_rest_core::name::validate_rtc_channel("rtcChannel", channel) {
+            return futures_util::stream::once(std::future::ready(Err(Error::from(e)))).left_stream();
+        }
         self.pages(
             format!(
                 "/v1/projects/{}/channels/{}/rtmp-converters",
@@ -85,5 +116,6 @@ impl MediaPush {
             ),
             CHANNEL_LIST_PATH,
         )
+        .right_stream()
     }
 }
