@@ -94,9 +94,8 @@ impl From<agora_rest_mediapush::Error> for Failure {
 impl From<agora_rest_transcoder::Error> for Failure {
     fn from(e: agora_rest_transcoder::Error) -> Self {
         match &e {
-            agora_rest_transcoder::Error::Invalid(_) | agora_rest_transcoder::Error::Tokens { .. } => {
-                Failure::input(e.to_string())
-            }
+            agora_rest_transcoder::Error::Invalid(_)
+            | agora_rest_transcoder::Error::Tokens { .. } => Failure::input(e.to_string()),
             _ => Failure::service(e.to_string()),
         }
     }

@@ -38,7 +38,7 @@ pub(crate) struct Target {
     #[arg(long, env = "AGORA_CONFIG", global = true)]
     config: Option<PathBuf>,
     /// Send requests to this base URL instead (e.g. the emulator at http://127.0.0.1:8080).
-    #[arg(long, env = "AGORA_ENDPOINT", global = true)]
+    #[arg(long, env = "AGORA_ENDPOINT", global = true, hide_env_values = true)]
     endpoint: Option<String>,
     /// The area: US, EU, AP or CN (picks the primary domain and failover regions).
     #[arg(long, default_value = "US", global = true)]
@@ -82,7 +82,10 @@ impl Target {
         Ok(Client::builder(config).build()?)
     }
 
+    /// Prints a result. Every credential in it (RTC tokens in a task's echoed config, say) is
+    /// replaced by `<redacted>` first: output is for people and logs.
     fn print(&self, value: &serde_json::Value) {
+        let value = &agora_rest_model::echoed::redact_value(value);
         match self.output {
             OutputFormat::Json => println!("{value}"),
             OutputFormat::Table => print_table("", value),

@@ -29,8 +29,8 @@ pub(crate) async fn run(command: WebhookCommand) -> Result<(), Failure> {
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| Failure::input(format!("cannot listen on {addr}: {e}")))?;
-    let (receiver, mut notices) = WebhookReceiver::new(secret, 1024)
-        .map_err(|e| Failure::input(format!("--secret: {e}")))?;
+    let (receiver, mut notices) =
+        WebhookReceiver::new(secret, 1024).map_err(|e| Failure::input(format!("--secret: {e}")))?;
     println!("listening on http://{addr}");
     tokio::spawn(async move {
         while let Ok((tcp, _)) = listener.accept().await {

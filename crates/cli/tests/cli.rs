@@ -149,3 +149,146 @@ async fn json_output_and_no_secret_anywhere() {
         .unwrap();
     assert!(!text(&help).contains(SECRET));
 }
+
+fn agora_rest_env(args: &[&str], endpoint: &str, env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_agora-rest"));
+    cmd.args(args)
+        .arg("--endpoint")
+        .arg(endpoint)
+        .env("AGORA_APP_ID", "app")
+        .env("AGORA_CUSTOMER_ID", "cid")
+        .env("AGORA_CUSTOMER_SECRET", SECRET)
+        .env_remove("AGORA_ENDPOINT");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().unwrap()
+}
+
+/// Starts a task on the emulator with raw Acquire and Create calls (no startup wait), its
+/// config holding RTC tokens; returns the task id.
+async fn raw_task(url: &str, instance_id: &str) -> String {
+    use agora_rest_core::operation::Operation;
+    use agora_rest_model::transcoder::{
+        AudioInput, CreateTaskRequest, Output, TranscoderConfigBuilder, VideoOption,
+    };
+    use agora_rest_transport::{Call, Client, Config, Credentials};
+    let client = Client::builder(
+        Config::new("app", Credentials::new("cid", SECRET).unwrap()).with_endpoint(url),
+    )
+    .build()
+    .unwrap();
+    let base = "/v1/projects/app/rtsc/cloud-transcoder";
+    let req = client
+        .request(
+            Call::new(Operation::Acquire, "/acquire"),
+            http::Method::POST,
+            &format!("{base}/builderTokens"),
+            Some(format!(r#"{{"instanceId":"{instance_id}"}}"#).into()),
+        )
+        .unwrap();
+    let (acquired, _): (serde_json::Value, _) = client.send_json(req, "acquire").await.unwrap();
+    let token = acquired["tokenName"].as_str().unwrap().to_string();
+    let config = TranscoderConfigBuilder::new()
+        .audio_input(AudioInput::rtc("show68", 0, "IN-TOKEN-SECRET"))
+        .output(
+            Output::rtc("show68-mix", 1001, "OUT-TOKEN-SECRET")
+                .with_video(VideoOption::new(640, 360, 800)),
+        )
+        .build()
+        .unwrap();
+    let body = serde_json::to_vec(&CreateTaskRequest::new(config)).unwrap();
+    let req = client
+        .request(
+            Call::new(Operation::TranscodeCreate, "/create"),
+            http::Method::POST,
+            &format!("{base}/tasks?builderToken={token}"),
+            Some(body.into()),
+        )
+        .unwrap();
+    let (task, _): (serde_json::Value, _) = client.send_json(req, "create").await.unwrap();
+    task["taskId"].as_str().unwrap().to_string()
+}
+
+/// RTC tokens never reach the output of `transcode query` or `stop`, in JSON or as a table,
+/// although the service echoes them in the task's config.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transcode_output_never_shows_a_token() {
+    let emu = Emulator::builder()
+        .credentials("cid", SECRET)
+        .start()
+        .await
+        .unwrap();
+    let url = emu.url();
+    let task_id = raw_task(&url, "cli-mix").await;
+    let run = |args: Vec<String>| {
+        let url = url.clone();
+        tokio::task::spawn_blocking(move || {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            agora_rest_env(&args, &url, &[])
+        })
+    };
+    let words = |s: &str| s.split(' ').map(str::to_string).collect::<Vec<_>>();
+    let mut outputs = Vec::new();
+    for output in ["json", "table"] {
+        let cmd = format!("transcode query {task_id} --instance-id cli-mix --output {output}");
+        outputs.push(run(words(&cmd)).await.unwrap());
+    }
+    // An absurd watch interval is an input error naming the setting, not a panic and exit 0.
+    let cmd =
+        format!("transcode watch {task_id} --instance-id cli-mix --every 18446744073709551615");
+    let watched = run(words(&cmd)).await.unwrap();
+    assert_eq!(watched.status.code(), Some(2), "{}", text(&watched));
+    assert!(
+        text(&watched).contains("watch.interval"),
+        "{}",
+        text(&watched)
+    );
+    let cmd = format!("transcode stop {task_id} --instance-id cli-mix --output json");
+    outputs.push(run(words(&cmd)).await.unwrap());
+    for o in &outputs {
+        let all = text(o);
+        assert!(o.status.success(), "{all}");
+        assert!(!all.contains("TOKEN-SECRET"), "{all}");
+    }
+    assert!(
+        text(&outputs[0]).contains("rtcUid"),
+        "the config is shown, redacted: {}",
+        text(&outputs[0])
+    );
+}
+
+/// `push delete ..` is refused before any request (exit 2), and a password in the endpoint URL
+/// never shows.
+#[test]
+fn bad_ids_endpoints_and_intervals_are_input_errors() {
+    let o = agora_rest(
+        &["push", "delete", "..", "--region", "na"],
+        Some("http://127.0.0.1:9"),
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("converterId"), "{}", text(&o));
+
+    let o = agora_rest(&["push", "list"], Some("http://user:hunter2@10.9.8.7:1"));
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(!text(&o).contains("hunter2"), "{}", text(&o));
+}
+
+/// The emulator's `--help` shows no secret from the environment.
+#[test]
+fn emulator_help_hides_secret_env_values() {
+    let o = Command::new(env!("CARGO_BIN_EXE_agora-rest"))
+        .args(["emulator", "--help"])
+        .env("AGORA_EMULATOR_CUSTOMER_ID", "CID-HIDDEN")
+        .env("AGORA_EMULATOR_CUSTOMER_SECRET", "SECRET-HIDDEN")
+        .env("AGORA_EMULATOR_WEBHOOK_SECRET", "WH-HIDDEN")
+        .env(
+            "AGORA_EMULATOR_WEBHOOK_URL",
+            "http://u:URL-HIDDEN@127.0.0.1:1/",
+        )
+        .output()
+        .unwrap();
+    let all = text(&o);
+    assert!(o.status.success(), "{all}");
+    assert!(!all.contains("HIDDEN"), "{all}");
+}

@@ -116,8 +116,7 @@ pub fn classify_answer(
     body_code: Option<i64>,
     message: Option<&str>,
 ) -> Action {
-    if status == 429 && body_code != Some(CODE_NETWORK_JITTER) && message.is_some_and(names_quota)
-    {
+    if status == 429 && body_code != Some(CODE_NETWORK_JITTER) && message.is_some_and(names_quota) {
         return Action::QuotaExceeded;
     }
     classify(op, status, body_code)
@@ -318,17 +317,31 @@ mod tests {
     fn quota_429_is_not_a_rate_limit() {
         use Operation::*;
         for op in [PushCreate, PushGet, TranscodeCreate, Acquire] {
-            for text in ["Resources quota exceeded.", "No available resources.", "Resource quota limit exceeded."] {
-                assert_eq!(classify_answer(op, 429, None, Some(text)), Action::QuotaExceeded, "{op} {text}");
+            for text in [
+                "Resources quota exceeded.",
+                "No available resources.",
+                "Resource quota limit exceeded.",
+            ] {
+                assert_eq!(
+                    classify_answer(op, 429, None, Some(text)),
+                    Action::QuotaExceeded,
+                    "{op} {text}"
+                );
             }
             assert!(matches!(
                 classify_answer(op, 429, None, Some("Request rate limit exceeded.")),
                 Action::Retry(p) if p.reason == RetryReason::RateLimited
             ));
-            assert!(matches!(classify_answer(op, 429, None, None), Action::Retry(_)));
+            assert!(matches!(
+                classify_answer(op, 429, None, None),
+                Action::Retry(_)
+            ));
         }
         // Only a 429 is read for a quota.
-        assert_eq!(classify_answer(PushGet, 503, None, Some("quota")), classify(PushGet, 503, None));
+        assert_eq!(
+            classify_answer(PushGet, 503, None, Some("quota")),
+            classify(PushGet, 503, None)
+        );
     }
 
     proptest! {

@@ -22,7 +22,7 @@ pub struct EmulatorArgs {
     #[arg(long, env = "AGORA_EMULATOR_APP_ID")]
     pub app_id: Option<String>,
     /// The customer id accepted (with --customer-secret; default: any credentials).
-    #[arg(long, env = "AGORA_EMULATOR_CUSTOMER_ID")]
+    #[arg(long, env = "AGORA_EMULATOR_CUSTOMER_ID", hide_env_values = true)]
     pub customer_id: Option<String>,
     /// The customer secret accepted.
     #[arg(long, env = "AGORA_EMULATOR_CUSTOMER_SECRET", hide_env_values = true)]
@@ -43,7 +43,7 @@ pub struct EmulatorArgs {
     #[arg(long, env = "AGORA_EMULATOR_FAULT_RATE")]
     pub fault_rate: Option<f64>,
     /// Send signed NCS notifications here.
-    #[arg(long, env = "AGORA_EMULATOR_WEBHOOK_URL")]
+    #[arg(long, env = "AGORA_EMULATOR_WEBHOOK_URL", hide_env_values = true)]
     pub webhook_url: Option<String>,
     /// The NCS secret for the signatures.
     #[arg(long, env = "AGORA_EMULATOR_WEBHOOK_SECRET", hide_env_values = true)]

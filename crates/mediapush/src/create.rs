@@ -156,7 +156,10 @@ impl MediaPush {
                 ..
             } = err.last()
             {
-                tracing::warn!(id, "create answered 2xx with an unreadable body: adopting the id it named");
+                tracing::warn!(
+                    id,
+                    "create answered 2xx with an unreadable body: adopting the id it named"
+                );
                 return Ok(Created {
                     converter: ConverterStatus {
                         id: id.clone(),

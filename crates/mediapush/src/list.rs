@@ -106,7 +106,8 @@ impl MediaPush {
     ) -> impl Stream<Item = Result<ListMember, Error>> + use<> {
         use futures_util::StreamExt;
         if let Err(e) = agora_rest_core::name::validate_rtc_channel("rtcChannel", channel) {
-            return futures_util::stream::once(std::future::ready(Err(Error::from(e)))).left_stream();
+            return futures_util::stream::once(std::future::ready(Err(Error::from(e))))
+                .left_stream();
         }
         self.pages(
             format!(

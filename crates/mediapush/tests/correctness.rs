@@ -18,14 +18,22 @@ use futures_util::TryStreamExt;
 fn on_mock(mock: &MockService, config: MediaPushConfig) -> MediaPush {
     let c = Config::new("app", Credentials::new("cid", "csecret").unwrap()).with_jitter(|| 0.0);
     MediaPush::with_config(
-        Client::builder(c).with_service(mock.clone()).build().unwrap(),
+        Client::builder(c)
+            .with_service(mock.clone())
+            .build()
+            .unwrap(),
         config,
     )
 }
 
 fn on_emulator(emu: &Emulator) -> MediaPush {
     let c = Config::new("app", Credentials::new("cid", "csecret").unwrap()).with_jitter(|| 0.0);
-    MediaPush::new(Client::builder(c).with_service(emu.service()).build().unwrap())
+    MediaPush::new(
+        Client::builder(c)
+            .with_service(emu.service())
+            .build()
+            .unwrap(),
+    )
 }
 
 fn converter(name: &str, w: u32, h: u32) -> Converter {
@@ -33,8 +41,10 @@ fn converter(name: &str, w: u32, h: u32) -> Converter {
         .name(name)
         .audio(AudioOptions::default())
         .video(
-            VideoOptions::new(w, h, 1000)
-                .with_layout(vec![LayoutElement::stream(1, LayoutRegion::new(0, 0, w, h))]),
+            VideoOptions::new(w, h, 1000).with_layout(vec![LayoutElement::stream(
+                1,
+                LayoutRegion::new(0, 0, w, h),
+            )]),
         )
         .build()
         .unwrap()
@@ -86,7 +96,9 @@ async fn the_504_existence_check_is_bounded_too() {
     mock.push(MockResponse::json(504, r#"{"message":"Gateway timeout."}"#));
     mock.fallback(page(7));
     let p = on_mock(&mock, MediaPushConfig::default());
-    let err = bounded(p.create(PathRegion::Na, converter("x", 640, 360))).await.unwrap_err();
+    let err = bounded(p.create(PathRegion::Na, converter("x", 640, 360)))
+        .await
+        .unwrap_err();
     assert!(matches!(err, Error::ListUnbounded { .. }), "{err:?}");
     assert!(mock.calls() <= 3, "{}", mock.calls());
 }
@@ -95,11 +107,17 @@ async fn the_504_existence_check_is_bounded_too() {
 #[tokio::test(start_paused = true)]
 async fn deleting_a_gone_converter_settles_at_once() {
     let mock = MockService::new();
-    mock.fallback(MockResponse::json(404, r#"{"message":"Resource is not found and destroyed."}"#));
+    mock.fallback(MockResponse::json(
+        404,
+        r#"{"message":"Resource is not found and destroyed."}"#,
+    ));
     let p = on_mock(&mock, MediaPushConfig::default());
-    p.locate("0123456789abcdef0123456789abcdef", PathRegion::Eu).unwrap();
+    p.locate("0123456789abcdef0123456789abcdef", PathRegion::Eu)
+        .unwrap();
     let t0 = tokio::time::Instant::now();
-    let outcome = bounded(p.delete("0123456789abcdef0123456789abcdef")).await.unwrap();
+    let outcome = bounded(p.delete("0123456789abcdef0123456789abcdef"))
+        .await
+        .unwrap();
     assert_eq!(outcome, Deleted::AlreadyGone);
     assert_eq!(mock.calls(), 1);
     assert_eq!(t0.elapsed(), Duration::ZERO);
@@ -109,10 +127,15 @@ async fn deleting_a_gone_converter_settles_at_once() {
 #[tokio::test(start_paused = true)]
 async fn an_undecodable_create_answer_keeps_the_converter() {
     let mock = MockService::new();
-    mock.push(MockResponse::json(200, "<html>ok</html>").header("x-resource-id", "abcdef0123456789abcdef0123456789"));
+    mock.push(
+        MockResponse::json(200, "<html>ok</html>")
+            .header("x-resource-id", "abcdef0123456789abcdef0123456789"),
+    );
     mock.fallback(MockResponse::json(500, "{}"));
     let p = on_mock(&mock, MediaPushConfig::default());
-    let created = bounded(p.create(PathRegion::Na, converter("x", 640, 360))).await.unwrap();
+    let created = bounded(p.create(PathRegion::Na, converter("x", 640, 360)))
+        .await
+        .unwrap();
     assert_eq!(created.converter.id, "abcdef0123456789abcdef0123456789");
     assert!(created.adopted);
     assert_eq!(mock.calls(), 1, "no second Create");
@@ -125,14 +148,21 @@ async fn dot_segment_ids_are_refused_locally() {
     let mock = MockService::new();
     let p = on_mock(&mock, MediaPushConfig::default());
     for id in ["", ".", ".."] {
-        assert!(matches!(p.locate(id, PathRegion::Eu), Err(Error::Invalid(_))), "{id:?}");
+        assert!(
+            matches!(p.locate(id, PathRegion::Eu), Err(Error::Invalid(_))),
+            "{id:?}"
+        );
         let err = bounded(p.delete(id)).await.unwrap_err();
         assert!(matches!(err, Error::Invalid(_)), "{id:?}: {err:?}");
-        let err = bounded(p.remember(id, PathRegion::Eu, None)).await.unwrap_err();
+        let err = bounded(p.remember(id, PathRegion::Eu, None))
+            .await
+            .unwrap_err();
         assert!(matches!(err, Error::Invalid(_)), "{id:?}: {err:?}");
     }
     for channel in ["", ".", ".."] {
-        let err = bounded(p.list_channel(channel).try_collect::<Vec<_>>()).await.unwrap_err();
+        let err = bounded(p.list_channel(channel).try_collect::<Vec<_>>())
+            .await
+            .unwrap_err();
         assert!(matches!(err, Error::Invalid(_)), "{channel:?}: {err:?}");
     }
     assert_eq!(mock.calls(), 0);
@@ -144,14 +174,21 @@ async fn dot_segment_ids_are_refused_locally() {
 async fn an_update_body_carries_only_its_mask() {
     let emu = Emulator::builder().build();
     let p = on_emulator(&emu);
-    let created = bounded(p.create(PathRegion::Na, converter("masked", 640, 360))).await.unwrap();
+    let created = bounded(p.create(PathRegion::Na, converter("masked", 640, 360)))
+        .await
+        .unwrap();
     let mut change = converter("renamed", 640, 360);
     change.rtmp_url = Some("rtmp://backup.example.com/live/x".into());
     let update = Update::from_parts(change, ["rtmpUrl"]);
-    bounded(p.update(&created.converter.id, update)).await.unwrap();
+    bounded(p.update(&created.converter.id, update))
+        .await
+        .unwrap();
     let info = bounded(p.get(&created.converter.id)).await.unwrap();
     assert_eq!(info.name.as_deref(), Some("masked"));
-    assert_eq!(info.rtmp_url.as_deref(), Some("rtmp://backup.example.com/live/x"));
+    assert_eq!(
+        info.rtmp_url.as_deref(),
+        Some("rtmp://backup.example.com/live/x")
+    );
 
     let mock = MockService::new();
     mock.fallback(MockResponse::json(
@@ -159,12 +196,16 @@ async fn an_update_body_carries_only_its_mask() {
         r#"{"converter":{"id":"abcdef0123456789abcdef0123456789","createTs":1,"updateTs":2,"state":"running"},"fields":"id,createTs,updateTs,state"}"#,
     ));
     let p = on_mock(&mock, MediaPushConfig::default());
-    p.locate("abcdef0123456789abcdef0123456789", PathRegion::Na).unwrap();
+    p.locate("abcdef0123456789abcdef0123456789", PathRegion::Na)
+        .unwrap();
     let mut change = converter("renamed", 640, 360);
     change.rtmp_url = Some("rtmp://backup.example.com/live/x".into());
-    bounded(p.update("abcdef0123456789abcdef0123456789", Update::from_parts(change, ["rtmpUrl"])))
-        .await
-        .unwrap();
+    bounded(p.update(
+        "abcdef0123456789abcdef0123456789",
+        Update::from_parts(change, ["rtmpUrl"]),
+    ))
+    .await
+    .unwrap();
     let body: serde_json::Value = serde_json::from_slice(&mock.requests()[0].body).unwrap();
     assert_eq!(
         body,
@@ -205,12 +246,18 @@ async fn error_helpers_read_status_and_ids() {
             .header("x-resource-id", "abcdef0123456789abcdef0123456789"),
     );
     let p = on_mock(&mock, MediaPushConfig::default());
-    p.locate("abcdef0123456789abcdef0123456789", PathRegion::Na).unwrap();
-    let err = bounded(p.get("abcdef0123456789abcdef0123456789")).await.unwrap_err();
+    p.locate("abcdef0123456789abcdef0123456789", PathRegion::Na)
+        .unwrap();
+    let err = bounded(p.get("abcdef0123456789abcdef0123456789"))
+        .await
+        .unwrap_err();
     assert!(err.is_not_found());
     assert_eq!(err.status(), Some(404));
     assert_eq!(err.resource_id(), Some("abcdef0123456789abcdef0123456789"));
     assert!(err.request_id().is_some());
     let text = err.to_string();
-    assert!(text.contains("abcdef0123456789abcdef0123456789") && text.contains("not found"), "{text}");
+    assert!(
+        text.contains("abcdef0123456789abcdef0123456789") && text.contains("not found"),
+        "{text}"
+    );
 }

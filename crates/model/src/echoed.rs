@@ -116,7 +116,11 @@ mod tests {
             assert!(s.contains("rtcUid") && s.contains(REDACTED), "{s}");
         }
         assert_eq!(e.expose(), &raw);
-        assert_eq!(serde_json::to_value(&e).unwrap(), raw, "wire data is kept as received");
+        assert_eq!(
+            serde_json::to_value(&e).unwrap(),
+            raw,
+            "wire data is kept as received"
+        );
         assert!(EchoedJson::default().is_empty());
     }
 }

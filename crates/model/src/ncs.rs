@@ -285,3 +285,24 @@ impl Notification {
         })
     }
 }
+
+#[cfg(test)]
+mod redaction_tests {
+    use super::*;
+
+    /// `webhook listen` prints notifications with `{:?}`: the config in `userConfigDetail`
+    /// (a JSON string) shows without its tokens.
+    #[test]
+    fn a_started_notice_prints_without_tokens() {
+        let body = br#"{"noticeId":"n-110","productId":0,"eventType":110,"notifyMs":1,
+          "payload":{"taskId":"609f28f2644f1ae1ceb041b7047e3aaa","instanceId":"abc","sequence":1,"sendts":1,
+            "details":{"event":"cloud_transcoder_started","state":"Transcoder success","transcoder":{"inputs":[],"outputs":[],
+              "userConfigDetail":"{\"transcoder\":{\"outputs\":[{\"rtc\":{\"rtcChannel\":\"c\",\"rtcUid\":7,\"rtcToken\":\"007-SECRET-TOKEN\"}}]}}"},
+              "createTs":1,"updateTs":1}}}"#;
+        let envelope = Envelope::parse(body).unwrap();
+        let n = Notification::from_envelope(&envelope).unwrap();
+        let shown = format!("{n:?}");
+        assert!(!shown.contains("007-SECRET-TOKEN"), "{shown}");
+        assert!(shown.contains("rtcUid"), "{shown}");
+    }
+}

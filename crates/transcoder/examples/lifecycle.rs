@@ -12,7 +12,7 @@ use agora_rest_emulator::{Emulator, Fault, FaultRule};
 use agora_rest_model::transcoder::{
     AudioInput, AudioProfile, Output, TranscoderConfigBuilder, VideoOption,
 };
-use agora_rest_transcoder::{HealthEvent, StartSpec, Transcoder, WatchConfig, UidTokens};
+use agora_rest_transcoder::{HealthEvent, StartSpec, Transcoder, UidTokens, WatchConfig};
 use agora_rest_transport::{Client, Config, Credentials};
 use futures_util::StreamExt;
 

@@ -94,17 +94,20 @@ impl Error {
 
     /// The request id of the failed call, if the service was reached.
     pub fn request_id(&self) -> Option<&str> {
-        self.transport().and_then(agora_rest_transport::Error::request_id)
+        self.transport()
+            .and_then(agora_rest_transport::Error::request_id)
     }
 
     /// The `X-Resource-ID` of the last answer, if any.
     pub fn resource_id(&self) -> Option<&str> {
-        self.transport().and_then(agora_rest_transport::Error::resource_id)
+        self.transport()
+            .and_then(agora_rest_transport::Error::resource_id)
     }
 
     /// The HTTP status of the service's last answer, if there was one.
     pub fn status(&self) -> Option<u16> {
-        self.transport().and_then(agora_rest_transport::Error::status)
+        self.transport()
+            .and_then(agora_rest_transport::Error::status)
     }
 
     /// The task the error concerns, when one is known.

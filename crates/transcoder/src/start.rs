@@ -145,8 +145,7 @@ fn task_id_in(body: &[u8]) -> Option<String> {
 fn echoed_uid(task: &Task) -> Option<u32> {
     let echo = task.services.cloud_transcoder.config.expose();
     let transcoder = echo.get("transcoder").unwrap_or(echo);
-    let outputs: Vec<Output> =
-        serde_json::from_value(transcoder.get("outputs")?.clone()).ok()?;
+    let outputs: Vec<Output> = serde_json::from_value(transcoder.get("outputs")?.clone()).ok()?;
     outputs.iter().find_map(Output::rtc_uid)
 }
 
@@ -257,21 +256,25 @@ impl Transcoder {
     /// Which round made a task adopted after a 409: the one whose UID the task's echoed config
     /// shows; without an echo, the earliest round whose Create may have been applied (a later
     /// round's Create meets the 409 of the first that was); else the current one.
-    async fn round_of_adopted(&self, task_id: &str, tok: &AcquiredToken, rounds: &[Round]) -> usize {
+    async fn round_of_adopted(
+        &self,
+        task_id: &str,
+        tok: &AcquiredToken,
+        rounds: &[Round],
+    ) -> usize {
         let current = rounds.len() - 1;
         let earlier_applied = rounds[..current].iter().position(|r| r.maybe_applied);
         let Some(earliest) = earlier_applied else {
             return current;
         };
         let call = Call::new(Operation::TranscodeQuery, TASK_PATH);
-        if let Ok(task) = self.query_with(task_id, &tok.token, call).await {
-            if let Some(uid) = echoed_uid(&task) {
-                if let Some(i) = rounds.iter().position(|r| r.uid == uid) {
-                    return i;
-                }
-            }
-        }
-        earliest
+        let echoed = match self.query_with(task_id, &tok.token, call).await {
+            Ok(task) => echoed_uid(&task),
+            Err(_) => None,
+        };
+        echoed
+            .and_then(|uid| rounds.iter().position(|r| r.uid == uid))
+            .unwrap_or(earliest)
     }
 
     /// Creates with fresh tokens until it works, the plan says "new UID", the round's Creates
@@ -349,10 +352,11 @@ impl Transcoder {
                     };
                 }
                 Action::Retry(plan) => {
-                    if !error.as_ref().is_some_and(agora_rest_transport::Error::not_sent) {
-                        if let Some(flag) = maybe_applied.as_deref_mut() {
-                            *flag = true;
-                        }
+                    let sent_for_sure = !error
+                        .as_ref()
+                        .is_some_and(agora_rest_transport::Error::not_sent);
+                    if let (true, Some(flag)) = (sent_for_sure, maybe_applied.as_deref_mut()) {
+                        *flag = true;
                     }
                     let err = error.unwrap_or(agora_rest_transport::Error::MissingCall);
                     let delay = plan
@@ -374,7 +378,9 @@ impl Transcoder {
                 }
                 _ => {
                     return Err(CreateFailure::Fatal(
-                        error.unwrap_or(agora_rest_transport::Error::MissingCall).into(),
+                        error
+                            .unwrap_or(agora_rest_transport::Error::MissingCall)
+                            .into(),
                     ));
                 }
             }
@@ -430,8 +436,7 @@ impl Transcoder {
                     });
                 }
                 StartupVerdict::TimedOut => {
-                    let stopped = stop_on_timeout
-                        && self.delete(task_id, &tok.token).await.is_ok();
+                    let stopped = stop_on_timeout && self.delete(task_id, &tok.token).await.is_ok();
                     return Err(Error::StartupTimedOut {
                         task_id: task_id.to_string(),
                         last_status,
@@ -472,7 +477,10 @@ fn undecodable(
 
 /// The error for a Create answered 2xx with a status the guide does not count as success
 /// (206 "partial success", 201 "already started").
-fn answer_error(resp: &http::Response<bytes::Bytes>, action: Action) -> agora_rest_transport::Error {
+fn answer_error(
+    resp: &http::Response<bytes::Bytes>,
+    action: Action,
+) -> agora_rest_transport::Error {
     let ids = ResponseIds::of(resp);
     let body = agora_rest_model::ErrorBody::parse_lenient(resp.body());
     agora_rest_transport::Error::Status(Box::new(StatusError {

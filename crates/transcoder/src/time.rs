@@ -28,6 +28,9 @@ mod tests {
     fn huge_offsets_do_not_panic() {
         let now = Instant::now();
         assert!(at(now, Duration::MAX) > now);
-        assert_eq!(at(now, Duration::from_secs(1)), now + Duration::from_secs(1));
+        assert_eq!(
+            at(now, Duration::from_secs(1)),
+            now + Duration::from_secs(1)
+        );
     }
 }

@@ -46,7 +46,13 @@ fn tokens() -> UidTokens {
 }
 
 fn spec() -> StartSpec {
-    StartSpec::new("inst-1", UidPair::new(1001, 1002).unwrap(), config(), tokens()).unwrap()
+    StartSpec::new(
+        "inst-1",
+        UidPair::new(1001, 1002).unwrap(),
+        config(),
+        tokens(),
+    )
+    .unwrap()
 }
 
 /// Request times of `op`, in seconds since the first Create (rounded to 0.1 s). The account's
@@ -163,7 +169,11 @@ async fn code_65_retries_after_3_and_6() {
 fn every_create_within_two_seconds_of_an_acquire(emu: &Emulator) {
     let acquires = times(emu, Operation::Acquire);
     for c in times(emu, Operation::TranscodeCreate) {
-        let last = acquires.iter().copied().filter(|a| *a <= c).fold(f64::MIN, f64::max);
+        let last = acquires
+            .iter()
+            .copied()
+            .filter(|a| *a <= c)
+            .fold(f64::MIN, f64::max);
         assert!(c - last <= 2.0, "Create at {c} s, last Acquire at {last} s");
     }
 }

@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use agora_rest_core::name::UidPair;
-use agora_rest_emulator::{Emulator, Fault, FaultRule};
 use agora_rest_core::operation::Operation;
+use agora_rest_emulator::{Emulator, Fault, FaultRule};
 use agora_rest_model::transcoder::{
     AudioInput, Output, TranscoderConfig, TranscoderConfigBuilder, VideoOption,
 };
@@ -92,11 +92,18 @@ impl tower::Service<Request<Bytes>> for Fake {
     fn call(&mut self, req: Request<Bytes>) -> Answered {
         let fake = self.clone();
         Box::pin(async move {
-            let path = req.uri().path_and_query().map(ToString::to_string).unwrap_or_default();
+            let path = req
+                .uri()
+                .path_and_query()
+                .map(ToString::to_string)
+                .unwrap_or_default();
             let method = req.method().to_string();
             let Answer(status, body, delay) = {
                 let mut s = fake.0.lock().unwrap();
-                let at = s.origin.get_or_insert_with(tokio::time::Instant::now).elapsed();
+                let at = s
+                    .origin
+                    .get_or_insert_with(tokio::time::Instant::now)
+                    .elapsed();
                 s.seen.push((
                     method.clone(),
                     path.clone(),
@@ -113,7 +120,11 @@ impl tower::Service<Request<Bytes>> for Fake {
                     &mut s.query
                 };
                 // The last answer of a queue repeats.
-                let next = if queue.len() > 1 { queue.pop_front() } else { queue.front().cloned() };
+                let next = if queue.len() > 1 {
+                    queue.pop_front()
+                } else {
+                    queue.front().cloned()
+                };
                 next.unwrap_or(answer(500, "{}"))
             };
             tokio::time::sleep(delay).await;
@@ -152,7 +163,13 @@ fn tokens() -> UidTokens {
 }
 
 fn spec() -> StartSpec {
-    StartSpec::new("inst-1", UidPair::new(1001, 1002).unwrap(), config(), tokens()).unwrap()
+    StartSpec::new(
+        "inst-1",
+        UidPair::new(1001, 1002).unwrap(),
+        config(),
+        tokens(),
+    )
+    .unwrap()
 }
 
 fn task(status: &str) -> String {
@@ -180,9 +197,22 @@ async fn alternating_206_and_code_65_is_bounded_as_a_whole() {
         }
     });
     let err = bounded(transcoder(&fake).start(spec())).await.unwrap_err();
-    assert!(matches!(err, Error::CreateGaveUp { rounds: 4, creates: 16, .. }), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            Error::CreateGaveUp {
+                rounds: 4,
+                creates: 16,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
     assert_eq!(fake.creates(), 16);
-    assert!(err.to_string().contains("HTTP"), "the last answer is shown: {err}");
+    assert!(
+        err.to_string().contains("HTTP"),
+        "the last answer is shown: {err}"
+    );
 }
 
 /// The backup UID goes out with its own token, never the primary's.
@@ -200,10 +230,16 @@ async fn the_backup_uid_sends_its_own_token() {
     assert_eq!(handle.uid(), 1002);
     let creates = fake.seen("POST", "/tasks?");
     for (_, body, _) in &creates[..4] {
-        assert!(body.contains("\"rtcUid\":1001") && body.contains("token-for-1001"), "{body}");
+        assert!(
+            body.contains("\"rtcUid\":1001") && body.contains("token-for-1001"),
+            "{body}"
+        );
     }
     let last = &creates[4].1;
-    assert!(last.contains("\"rtcUid\":1002") && last.contains("token-for-1002"), "{last}");
+    assert!(
+        last.contains("\"rtcUid\":1002") && last.contains("token-for-1002"),
+        "{last}"
+    );
     assert!(!last.contains("token-for-1001"), "{last}");
 }
 
@@ -211,8 +247,13 @@ async fn the_backup_uid_sends_its_own_token() {
 #[test]
 fn a_missing_backup_token_is_refused_locally() {
     let only_primary = UidTokens::new().with(1001, "t");
-    let err = StartSpec::new("inst-1", UidPair::new(1001, 1002).unwrap(), config(), only_primary)
-        .unwrap_err();
+    let err = StartSpec::new(
+        "inst-1",
+        UidPair::new(1001, 1002).unwrap(),
+        config(),
+        only_primary,
+    )
+    .unwrap_err();
     assert!(matches!(err, Error::Tokens { uid: 1002, .. }), "{err:?}");
 }
 
@@ -221,17 +262,37 @@ fn a_missing_backup_token_is_refused_locally() {
 #[tokio::test(start_paused = true)]
 async fn a_task_adopted_in_a_later_round_keeps_the_uid_it_runs_with() {
     let emu = Emulator::builder()
-        .fault(FaultRule::calls(Operation::TranscodeCreate, 1, 3, Fault::Partial206))
-        .fault(FaultRule::nth(Operation::TranscodeCreate, 4, Fault::CommitThen504))
+        .fault(FaultRule::calls(
+            Operation::TranscodeCreate,
+            1,
+            3,
+            Fault::Partial206,
+        ))
+        .fault(FaultRule::nth(
+            Operation::TranscodeCreate,
+            4,
+            Fault::CommitThen504,
+        ))
         .build();
     let c = Config::new("app", Credentials::new("cid", "csecret").unwrap()).with_jitter(|| 0.0);
-    let t = Transcoder::new(Client::builder(c).with_service(emu.service()).build().unwrap());
+    let t = Transcoder::new(
+        Client::builder(c)
+            .with_service(emu.service())
+            .build()
+            .unwrap(),
+    );
     let handle = bounded(t.start(spec())).await.unwrap();
     assert_eq!(emu.tasks().len(), 1, "no duplicate");
-    let running = emu.tasks()[0].request.transcoder().outputs[0].rtc.clone().unwrap();
+    let running = emu.tasks()[0].request.transcoder().outputs[0]
+        .rtc
+        .clone()
+        .unwrap();
     assert_eq!(running.rtc_uid, 1001, "the round-1 Create was applied");
     assert_eq!(handle.uid(), 1001);
-    assert_eq!(handle.config().outputs[0].rtc.as_ref().unwrap().rtc_uid, 1001);
+    assert_eq!(
+        handle.config().outputs[0].rtc.as_ref().unwrap().rtc_uid,
+        1001
+    );
     let mut new = handle.config();
     new.outputs[0].video_option.as_mut().unwrap().bitrate = Some(600);
     bounded(handle.update(new)).await.unwrap();
@@ -247,14 +308,18 @@ async fn a_409_without_a_task_id_is_typed() {
     });
     let err = bounded(transcoder(&fake).start(spec())).await.unwrap_err();
     match &err {
-        Error::AlreadyStarted { instance_id, task_id } => {
+        Error::AlreadyStarted {
+            instance_id,
+            task_id,
+        } => {
             assert_eq!((instance_id.as_str(), task_id.as_deref()), ("inst-1", None));
         }
         other => panic!("{other:?}"),
     }
     let fake = Fake::with(|s| {
         s.acquire.push_back(ok(ACQUIRE_OK));
-        s.create.push_back(answer(206, &format!(r#"{{"taskId":"{TASK}"}}"#)));
+        s.create
+            .push_back(answer(206, &format!(r#"{{"taskId":"{TASK}"}}"#)));
         s.create.push_back(answer(409, r#"{"message":"Conflict"}"#));
     });
     let err = bounded(transcoder(&fake).start(spec())).await.unwrap_err();
@@ -283,14 +348,21 @@ async fn startup_query_refusals_are_reported() {
     let fake = Fake::with(|s| {
         s.acquire.push_back(ok(ACQUIRE_OK));
         s.create.push_back(ok(&task("STARTED")));
-        s.query.push_back(answer(401, r#"{"message":"Invalid authentication credentials"}"#));
+        s.query.push_back(answer(
+            401,
+            r#"{"message":"Invalid authentication credentials"}"#,
+        ));
     });
     let started = tokio::time::Instant::now();
     let err = bounded(transcoder(&fake).start(spec())).await.unwrap_err();
     assert!(matches!(err, Error::StartupQueryFailed { .. }), "{err:?}");
     assert_eq!(err.task_id(), Some(TASK));
     assert_eq!(err.status(), Some(401));
-    assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
 
     // An answer that cannot be decoded is reported too.
     let fake = Fake::with(|s| {
@@ -313,7 +385,10 @@ async fn a_final_status_ends_startup_at_once() {
         });
         let started = tokio::time::Instant::now();
         let err = bounded(transcoder(&fake).start(spec())).await.unwrap_err();
-        assert!(matches!(&err, Error::StartupEnded { status: s, .. } if s == status), "{err:?}");
+        assert!(
+            matches!(&err, Error::StartupEnded { status: s, .. } if s == status),
+            "{err:?}"
+        );
         assert_eq!(err.task_id(), Some(TASK));
         assert!(started.elapsed() < Duration::from_secs(10));
         assert_eq!(fake.seen("GET", "/tasks/").len(), 1);
@@ -330,7 +405,10 @@ async fn a_task_that_never_starts_is_stopped_after_90_s() {
         s.delete.push_back(ok(&task("STOPPED")));
     });
     let err = bounded(transcoder(&fake).start(spec())).await.unwrap_err();
-    assert!(matches!(err, Error::StartupTimedOut { stopped: true, .. }), "{err:?}");
+    assert!(
+        matches!(err, Error::StartupTimedOut { stopped: true, .. }),
+        "{err:?}"
+    );
     assert_eq!(err.task_id(), Some(TASK));
     assert_eq!(fake.seen("DELETE", TASK).len(), 1);
 
@@ -342,7 +420,10 @@ async fn a_task_that_never_starts_is_stopped_after_90_s() {
     let err = bounded(transcoder(&fake).start(spec().keep_unstarted_task()))
         .await
         .unwrap_err();
-    assert!(matches!(err, Error::StartupTimedOut { stopped: false, .. }), "{err:?}");
+    assert!(
+        matches!(err, Error::StartupTimedOut { stopped: false, .. }),
+        "{err:?}"
+    );
     assert!(fake.seen("DELETE", TASK).is_empty());
 }
 
@@ -351,7 +432,8 @@ async fn a_task_that_never_starts_is_stopped_after_90_s() {
 #[tokio::test(start_paused = true)]
 async fn a_token_past_its_window_is_replaced_never_sent() {
     let fake = Fake::with(|s| {
-        s.acquire.push_back(Answer(200, ACQUIRE_OK.into(), Duration::from_millis(2500)));
+        s.acquire
+            .push_back(Answer(200, ACQUIRE_OK.into(), Duration::from_millis(2500)));
     });
     let err = bounded(transcoder(&fake).start(spec())).await.unwrap_err();
     assert_eq!(fake.creates(), 0, "no Create with a stale token");
@@ -360,7 +442,8 @@ async fn a_token_past_its_window_is_replaced_never_sent() {
 
     // A token answered after 1.5 s is still sent (0.5 s of window left).
     let fake = Fake::with(|s| {
-        s.acquire.push_back(Answer(200, ACQUIRE_OK.into(), Duration::from_millis(1500)));
+        s.acquire
+            .push_back(Answer(200, ACQUIRE_OK.into(), Duration::from_millis(1500)));
         s.create.push_back(ok(&task("STARTED")));
         s.query.push_back(ok(&task("IN_PROGRESS")));
     });
@@ -368,7 +451,10 @@ async fn a_token_past_its_window_is_replaced_never_sent() {
     assert_eq!(fake.creates(), 1);
     let acquire_at = fake.seen("POST", "/builderTokens")[0].2;
     let create_at = fake.seen("POST", "/tasks?")[0].2;
-    assert!(create_at - acquire_at <= Duration::from_secs(2), "{acquire_at:?} {create_at:?}");
+    assert!(
+        create_at - acquire_at <= Duration::from_secs(2),
+        "{acquire_at:?} {create_at:?}"
+    );
 }
 
 /// Stopping a task that is already gone settles at once, typed as `None`.
@@ -378,12 +464,17 @@ async fn stopping_a_gone_task_settles_at_once() {
         s.acquire.push_back(ok(ACQUIRE_OK));
         s.create.push_back(ok(&task("STARTED")));
         s.query.push_back(ok(&task("IN_PROGRESS")));
-        s.delete.push_back(answer(404, r#"{"message":"not found"}"#));
+        s.delete
+            .push_back(answer(404, r#"{"message":"not found"}"#));
     });
     let handle = bounded(transcoder(&fake).start(spec())).await.unwrap();
     let before = tokio::time::Instant::now();
     assert!(bounded(handle.stop()).await.unwrap().is_none());
-    assert!(before.elapsed() < Duration::from_secs(1), "{:?}", before.elapsed());
+    assert!(
+        before.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        before.elapsed()
+    );
     assert_eq!(fake.seen("DELETE", TASK).len(), 1);
 }
 
@@ -418,4 +509,28 @@ async fn dot_segment_task_ids_are_refused_locally() {
         assert!(matches!(err, Error::Invalid(_)), "{id:?}: {err:?}");
     }
     assert!(fake.seen("GET", "/tasks").is_empty());
+}
+
+/// A huge watch interval used to panic on instant arithmetic inside the watch task (and the
+/// CLI then exited 0): it is refused, naming the setting, before anything starts.
+#[tokio::test(start_paused = true)]
+async fn an_absurd_watch_interval_is_refused() {
+    use agora_rest_transcoder::{MAX_WATCH_INTERVAL, WatchConfig};
+    let fake = Fake::with(|s| {
+        s.acquire.push_back(ok(ACQUIRE_OK));
+        s.create.push_back(ok(&task("STARTED")));
+        s.query.push_back(ok(&task("IN_PROGRESS")));
+    });
+    let handle = bounded(transcoder(&fake).start(spec())).await.unwrap();
+    for bad in [Duration::MAX, Duration::from_secs(u64::MAX), Duration::ZERO] {
+        let err = handle
+            .watch(WatchConfig::default().interval(bad))
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("watch.interval"), "{err}");
+    }
+    let (watch, _events) = handle
+        .watch(WatchConfig::default().interval(MAX_WATCH_INTERVAL))
+        .unwrap();
+    watch.stop().await;
 }

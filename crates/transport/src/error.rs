@@ -587,10 +587,21 @@ mod tests {
             }))),
         };
         let text = e.to_string();
-        for part in ["push.get", "HTTP 503", "overloaded", "rid-2", "conv-9", "4 attempts", "task failed"] {
+        for part in [
+            "push.get",
+            "HTTP 503",
+            "overloaded",
+            "rid-2",
+            "conv-9",
+            "4 attempts",
+            "task failed",
+        ] {
             assert!(text.contains(part), "{part} missing in {text}");
         }
-        assert!(!text.contains('\u{1b}'), "control characters escaped: {text}");
+        assert!(
+            !text.contains('\u{1b}'),
+            "control characters escaped: {text}"
+        );
         assert_eq!(e.resource_id(), Some("conv-9"));
         assert_eq!(e.status(), Some(503));
         assert_eq!(e.request_id(), Some("rid-2"));

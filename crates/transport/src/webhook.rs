@@ -138,13 +138,13 @@ impl WebhookReceiver {
                 r#"{"message":"not an NCS envelope"}"#,
             );
         };
-        if let Some((window, now_ms)) = &self.freshness {
-            if !is_fresh(envelope.notify_ms, now_ms(), *window) {
-                return (
-                    StatusCode::UNAUTHORIZED,
-                    r#"{"message":"notifyMs outside the freshness window"}"#,
-                );
-            }
+        if let Some((window, now_ms)) = &self.freshness
+            && !is_fresh(envelope.notify_ms, now_ms(), *window)
+        {
+            return (
+                StatusCode::UNAUTHORIZED,
+                r#"{"message":"notifyMs outside the freshness window"}"#,
+            );
         }
         // One lock over look, hand-over and record: two copies arriving together cannot both
         // pass, and a notice is recorded only once the channel holds it.

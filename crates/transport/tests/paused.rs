@@ -492,7 +492,14 @@ async fn alternating_404_and_503_count_as_one_run_of_failures() {
     let err = bounded(send(&c, Operation::PushGet)).await.unwrap_err();
     assert_eq!(times(&mock), [0.0, 5.0, 15.0, 30.0]);
     assert!(
-        matches!(err, Error::RetriesExhausted { attempts: 4, then: Exhausted::TaskFailed, .. }),
+        matches!(
+            err,
+            Error::RetriesExhausted {
+                attempts: 4,
+                then: Exhausted::TaskFailed,
+                ..
+            }
+        ),
         "{err:?}"
     );
 }
@@ -512,7 +519,11 @@ async fn one_call_cannot_drain_the_shared_budget() {
     assert_eq!(mock.calls(), 4);
     // The next call (answered 404, then 503, then 200 by the queue) is still retried.
     let resp = bounded(send(&c, Operation::PushGet)).await;
-    assert!(mock.calls() >= 6, "the second call was retried: {} calls", mock.calls());
+    assert!(
+        mock.calls() >= 6,
+        "the second call was retried: {} calls",
+        mock.calls()
+    );
     drop(resp);
 }
 
@@ -522,9 +533,14 @@ async fn calls_are_bounded_in_attempts_and_retry_time() {
     let mock = MockService::new();
     mock.fallback(MockResponse::json(503, "{}"));
     let c = client(&mock, |c| c.with_jitter(|| 0.0).with_max_attempts(2));
-    let err = bounded(send(&c, Operation::TranscodeQuery)).await.unwrap_err();
+    let err = bounded(send(&c, Operation::TranscodeQuery))
+        .await
+        .unwrap_err();
     assert_eq!(times(&mock), [0.0, 5.0]);
-    assert!(matches!(err, Error::RetriesExhausted { attempts: 2, .. }), "{err:?}");
+    assert!(
+        matches!(err, Error::RetriesExhausted { attempts: 2, .. }),
+        "{err:?}"
+    );
 
     let mock = MockService::new();
     mock.fallback(MockResponse::json(503, "{}"));
@@ -542,7 +558,10 @@ async fn calls_are_bounded_in_attempts_and_retry_time() {
 async fn a_quota_429_is_typed_and_not_retried() {
     for text in ["Resources quota exceeded.", "No available resources."] {
         let mock = MockService::new();
-        mock.fallback(MockResponse::json(429, format!(r#"{{"message":"{text}"}}"#)));
+        mock.fallback(MockResponse::json(
+            429,
+            format!(r#"{{"message":"{text}"}}"#),
+        ));
         let c = client(&mock, |c| c);
         let err = bounded(send(&c, Operation::PushGet)).await.unwrap_err();
         assert_eq!(mock.calls(), 1, "{text}: not retried");
@@ -550,7 +569,10 @@ async fn a_quota_429_is_typed_and_not_retried() {
         assert_eq!(err.status_error().unwrap().action, Action::QuotaExceeded);
     }
     let mock = MockService::new();
-    mock.push(MockResponse::json(429, r#"{"message":"Request rate limit exceeded."}"#));
+    mock.push(MockResponse::json(
+        429,
+        r#"{"message":"Request rate limit exceeded."}"#,
+    ));
     mock.push(MockResponse::json(200, "{}"));
     let c = client(&mock, |c| c);
     bounded(send(&c, Operation::PushGet)).await.unwrap();
@@ -569,7 +591,13 @@ async fn errors_show_status_message_request_and_resource_ids() {
     let c = client(&mock, |c| c);
     let err = bounded(send(&c, Operation::PushGet)).await.unwrap_err();
     let text = err.to_string();
-    for part in ["push.get", "HTTP 503", "overloaded", "conv-77", "request id"] {
+    for part in [
+        "push.get",
+        "HTTP 503",
+        "overloaded",
+        "conv-77",
+        "request id",
+    ] {
         assert!(text.contains(part), "{part} missing in {text}");
     }
     assert!(!text.contains('\u{1b}'), "{text:?}");
@@ -583,9 +611,16 @@ async fn errors_show_status_message_request_and_resource_ids() {
     mock.push(MockResponse::json(200, "not json").header("x-resource-id", "conv-8"));
     let c = client(&mock, |c| c);
     let req = c
-        .request(Call::new(Operation::PushCreate, "/t"), Method::POST, "/eu/x", None)
+        .request(
+            Call::new(Operation::PushCreate, "/t"),
+            Method::POST,
+            "/eu/x",
+            None,
+        )
         .unwrap();
-    let err = bounded(c.send_json::<serde_json::Value>(req, "thing")).await.unwrap_err();
+    let err = bounded(c.send_json::<serde_json::Value>(req, "thing"))
+        .await
+        .unwrap_err();
     assert_eq!(err.resource_id(), Some("conv-8"));
     assert_eq!(err.request_id(), Some(sent_request_id(&mock).as_str()));
     assert!(err.maybe_applied(), "{err:?}");
@@ -625,5 +660,8 @@ async fn no_attempt_goes_out_after_the_send_by_time() {
         .unwrap();
     let err = bounded(c.send(req)).await.unwrap_err();
     assert_eq!(mock.calls(), 1);
-    assert!(err.not_sent() && matches!(err.last(), Error::SendByPassed { .. }), "{err:?}");
+    assert!(
+        err.not_sent() && matches!(err.last(), Error::SendByPassed { .. }),
+        "{err:?}"
+    );
 }

@@ -110,7 +110,9 @@ async fn verifies_dedupes_and_pushes_back() {
 }
 
 /// A receiver whose `recv` gives up after a minute of (paused) time.
-struct Bounded<'a>(&'a mut tokio::sync::mpsc::Receiver<agora_rest_transport::webhook::ReceivedNotice>);
+struct Bounded<'a>(
+    &'a mut tokio::sync::mpsc::Receiver<agora_rest_transport::webhook::ReceivedNotice>,
+);
 
 impl Bounded<'_> {
     async fn recv(&mut self) -> Option<agora_rest_transport::webhook::ReceivedNotice> {
@@ -119,7 +121,10 @@ impl Bounded<'_> {
             .expect("a notice within a minute")
     }
 
-    fn try_recv(&mut self) -> Result<agora_rest_transport::webhook::ReceivedNotice, tokio::sync::mpsc::error::TryRecvError> {
+    fn try_recv(
+        &mut self,
+    ) -> Result<agora_rest_transport::webhook::ReceivedNotice, tokio::sync::mpsc::error::TryRecvError>
+    {
         self.0.try_recv()
     }
 }
@@ -156,7 +161,10 @@ async fn a_notice_refused_for_back_pressure_is_delivered_on_resend_exactly_once(
         assert!(text.contains("duplicate"), "{text}");
         assert!(notices.try_recv().is_err());
     }
-    assert_eq!(got, ["first", "busy-0", "busy-1", "busy-2", "busy-3", "busy-4"]);
+    assert_eq!(
+        got,
+        ["first", "busy-0", "busy-1", "busy-2", "busy-3", "busy-4"]
+    );
 }
 
 #[test]

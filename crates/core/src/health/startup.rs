@@ -100,8 +100,14 @@ mod tests {
     #[test]
     fn a_final_status_ends_startup_at_once() {
         let mut c = StartupCheck::new(s(0), s(300));
-        assert_eq!(c.observe(StartupObservation::NotYet, s(5)), StartupVerdict::QueryAt(s(10)));
-        assert_eq!(c.observe(StartupObservation::Ended, s(10)), StartupVerdict::Ended);
+        assert_eq!(
+            c.observe(StartupObservation::NotYet, s(5)),
+            StartupVerdict::QueryAt(s(10))
+        );
+        assert_eq!(
+            c.observe(StartupObservation::Ended, s(10)),
+            StartupVerdict::Ended
+        );
     }
 
     #[test]
