@@ -10,6 +10,11 @@ use crate::wire::{opt_u32_lenient, u32_lenient, wire_enum};
 
 /// A converter: either transcoded (`transcodeOptions`) or raw (`rawOptions`), pushing to one
 /// RTMP URL.
+///
+/// The best-practice guide says to give a converter a UID *or* an account as its user name,
+/// never both; the REST reference defines no such fields for the converter itself (its UIDs
+/// are the sources it mixes, always numbers), so there is nothing here to make exclusive.
+/// `docs/vendor-rules.md` records the gap.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Converter {
