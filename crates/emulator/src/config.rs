@@ -66,8 +66,13 @@ pub struct EmulatorConfig {
     pub seed: u64,
     /// NCS delivery, if any.
     pub webhook: Option<WebhookConfig>,
-    /// How many request-log entries are kept.
+    /// How many request-log entries are kept (each holds at most about 1 KiB: longer paths,
+    /// hosts and request ids are cut).
     pub log_capacity: usize,
+    /// How many distinct app ids the emulator keeps state for when `app_id` is not set; a
+    /// request for one more is answered 400 (`appid is invalid`). Bounds memory whatever app
+    /// ids clients make up.
+    pub max_apps: usize,
 }
 
 impl Default for EmulatorConfig {
@@ -88,6 +93,7 @@ impl Default for EmulatorConfig {
             seed: 0x5eed,
             webhook: None,
             log_capacity: 10_000,
+            max_apps: 1_000,
         }
     }
 }

@@ -10,6 +10,7 @@ use std::time::Duration;
 use agora_rest_core::quota::QuotaTable;
 use agora_rest_core::rate::RateLimits;
 use agora_rest_core::region::Area;
+use agora_rest_transport::server::ServerLimits;
 use bytes::Bytes;
 use http::{Request, Response};
 
@@ -55,6 +56,7 @@ pub struct EmulatorBuilder {
     random: Option<RandomFaults>,
     listen: Vec<SocketAddr>,
     tls: bool,
+    server_limits: ServerLimits,
 }
 
 impl Emulator {
@@ -184,6 +186,13 @@ impl EmulatorBuilder {
         self
     }
 
+    /// Sets the socket server's timeouts and connection cap (defaults:
+    /// [`ServerLimits::default`]).
+    pub fn server_limits(mut self, limits: ServerLimits) -> Self {
+        self.server_limits = limits;
+        self
+    }
+
     /// The emulator without sockets (use [`Emulator::service`]). Webhooks are not delivered
     /// (read them with [`Emulator::take_notices`]).
     pub fn build(self) -> Emulator {
@@ -216,6 +225,7 @@ impl EmulatorBuilder {
         } else {
             None
         };
+        let limits = self.server_limits;
         let emulator = self.build();
         if let Some(cfg) = emulator.engine.config.webhook.clone() {
             tokio::spawn(crate::webhooks::run(
@@ -228,6 +238,7 @@ impl EmulatorBuilder {
             Arc::clone(&emulator.engine),
             &listen,
             tls.as_ref().map(|t| Arc::clone(&t.server)),
+            limits,
         )
         .await?;
         Ok(RunningEmulator {

@@ -76,8 +76,11 @@ pub(crate) struct Engine {
 }
 
 fn basic_credentials(req: &Request<Bytes>) -> Option<(String, String)> {
-    let value = req
-        .headers()
+    basic_credentials_of(req.headers())
+}
+
+fn basic_credentials_of(headers: &http::HeaderMap) -> Option<(String, String)> {
+    let value = headers
         .get(http::header::AUTHORIZATION)?
         .to_str()
         .ok()?;
@@ -93,7 +96,60 @@ fn basic_credentials(req: &Request<Bytes>) -> Option<(String, String)> {
     Some((id.to_string(), secret.to_string()))
 }
 
+/// Whether two credentials are equal, in time that does not depend on where they differ.
+fn same_credentials(want: &(String, String), given: &(String, String)) -> bool {
+    use subtle::ConstantTimeEq;
+    let id = want.0.as_bytes().ct_eq(given.0.as_bytes());
+    let secret = want.1.as_bytes().ct_eq(given.1.as_bytes());
+    bool::from(id & secret)
+}
+
+/// The longest path, host and request id a log entry keeps (bytes, cut at a character
+/// boundary): the log is capped in entries *and* in bytes per entry.
+const LOG_FIELD_MAX: usize = 512;
+
+fn cut(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_string();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s[..end].to_string()
+}
+
 impl Engine {
+    /// Whether the emulator answers this request from its head alone (no route, no or wrong
+    /// credentials, a foreign app id), so that its body need not be read: a client that does
+    /// not authenticate never makes the server buffer a body.
+    pub(crate) fn refuses_head(&self, host: &str, parts: &http::request::Parts) -> bool {
+        if self.host_fault(host).is_some() {
+            return false;
+        }
+        let Some(route) = route(parts.uri.path()) else {
+            return true;
+        };
+        if route.operation(&parts.method).is_none() {
+            return true;
+        }
+        let Some(given) = basic_credentials_of(&parts.headers) else {
+            return true;
+        };
+        if self
+            .config
+            .credentials
+            .as_ref()
+            .is_some_and(|want| !same_credentials(want, &given))
+        {
+            return true;
+        }
+        self.config
+            .app_id
+            .as_deref()
+            .is_some_and(|a| a != route.app())
+    }
+
     pub(crate) fn new(config: EmulatorConfig, clock: EmulatorClock) -> Self {
         Engine {
             state: Mutex::new(State::new(config.seed)),
@@ -148,9 +204,9 @@ impl Engine {
             .to_string();
         let mut log = LogEntry {
             at: now,
-            host: host.to_string(),
-            method: req.method().to_string(),
-            path: path.clone(),
+            host: cut(host, LOG_FIELD_MAX),
+            method: cut(req.method().as_str(), 16),
+            path: cut(&path, LOG_FIELD_MAX),
             op: None,
             status: 0,
             request_id: String::new(),
@@ -168,7 +224,7 @@ impl Engine {
         let request_id = sent_id
             .clone()
             .unwrap_or_else(|| format!("{:032x}", st.rng.u128(..)));
-        log.request_id = request_id.clone();
+        log.request_id = cut(&request_id, 128);
         let mut ctx = Ctx {
             state: &mut st,
             config: &self.config,
@@ -247,7 +303,7 @@ fn gateway(ctx: &mut Ctx<'_>, req: &Request<Bytes>) -> (Outcome, Option<Operatio
                 .config
                 .credentials
                 .as_ref()
-                .is_some_and(|want| *want != given)
+                .is_some_and(|want| !same_credentials(want, &given))
             {
                 return (respond(message(401, text::BAD_CREDENTIALS)), Some(op));
             }
@@ -260,6 +316,13 @@ fn gateway(ctx: &mut Ctx<'_>, req: &Request<Bytes>) -> (Outcome, Option<Operatio
         .is_some_and(|a| a != route.app())
     {
         return (respond(message(400, text::APP_ID)), Some(op));
+    }
+    // Without --app-id, state is kept per app id: at most `max_apps` of them.
+    if ctx.config.app_id.is_none() && !ctx.state.apps.contains(route.app()) {
+        if ctx.state.apps.len() >= ctx.config.max_apps.max(1) {
+            return (respond(message(400, text::APP_ID)), Some(op));
+        }
+        ctx.state.apps.insert(route.app().to_string());
     }
     if !rate_ok(ctx, route.app(), op) {
         return (respond(message(429, text::RATE_LIMITED)), Some(op));

@@ -25,6 +25,7 @@ pub mod cli;
 
 pub use clock::EmulatorClock;
 pub use config::{EmulatorConfig, GetShapeMode, WebhookConfig};
+pub use agora_rest_transport::server::ServerLimits;
 pub use emulator::{Emulator, EmulatorBuilder, EmulatorService, RunningEmulator};
 pub use engine::{HostFault, Outcome};
 pub use faults::{Calls, Fault, FaultRule, RandomFaults};

@@ -1,23 +1,23 @@
 //! The emulator over sockets: hyper 1 (HTTP/1.1 and HTTP/2), optional TLS, several listeners
 //! sharing one engine, each of which a test can make refuse connections or stall.
+//!
+//! Connections are served by the transport's hardened server (`agora_rest_transport::server`),
+//! the same loop as `agora-rest webhook listen`: header, body, idle and TLS timeouts, a cap on
+//! connections, accept errors waited out, and each request's head checked (route, credentials,
+//! app id) before its body is read.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use agora_rest_transport::server::{Admitted, Gate, HardenedServer, ServerLimits};
 use bytes::Bytes;
-use http::{Request, Response, StatusCode};
-use http_body_util::{BodyExt, Full, Limited};
-use hyper::body::Incoming;
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use tokio::net::{TcpListener, TcpStream};
+use http::{Request, Response};
+use http_body_util::{BodyExt, Full};
+use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::Error;
 use crate::engine::{Engine, Outcome};
-
-/// The largest request body the emulator reads.
-const MAX_BODY: usize = 1024 * 1024;
 
 /// What a listener does with connections.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,7 +45,12 @@ impl Server {
         engine: Arc<Engine>,
         listen: &[SocketAddr],
         tls: Option<Arc<rustls::ServerConfig>>,
+        limits: ServerLimits,
     ) -> Result<Server, Error> {
+        let hardened = HardenedServer::new(limits, tls).map_err(|e| Error::Option {
+            option: "server limits",
+            reason: e.to_string(),
+        })?;
         let (stop, _) = watch::channel(false);
         let mut addrs = Vec::new();
         let mut controls = Vec::new();
@@ -65,7 +70,7 @@ impl Server {
                 local,
                 rx,
                 stop.subscribe(),
-                tls.clone(),
+                hardened.clone(),
             ));
             addrs.push(local);
             controls.push(tx);
@@ -109,23 +114,20 @@ async fn listener_loop(
     addr: SocketAddr,
     mut control: mpsc::Receiver<(ListenerMode, oneshot::Sender<()>)>,
     mut stop: watch::Receiver<bool>,
-    tls: Option<Arc<rustls::ServerConfig>>,
+    server: HardenedServer,
 ) {
     let mut listener = Some(listener);
     let mut mode = ListenerMode::Serve;
-    let mut held: Vec<TcpStream> = Vec::new();
+    // Stalled connections are held (never answered) but count against the cap like any other.
+    let mut held: Vec<Admitted> = Vec::new();
     loop {
         let command = match &listener {
             Some(l) => tokio::select! {
-                accepted = l.accept() => {
-                    if let Ok((tcp, _)) = accepted {
-                        match mode {
-                            ListenerMode::Serve => {
-                                tokio::spawn(serve(Arc::clone(&engine), tcp, tls.clone()));
-                            }
-                            ListenerMode::Stall => held.push(tcp),
-                            ListenerMode::Refuse => drop(tcp),
-                        }
+                conn = server.accept(l) => {
+                    match mode {
+                        ListenerMode::Serve => serve(&server, Arc::clone(&engine), conn),
+                        ListenerMode::Stall => held.push(conn),
+                        ListenerMode::Refuse => drop(conn),
                     }
                     continue;
                 }
@@ -152,29 +154,33 @@ async fn listener_loop(
     }
 }
 
-async fn serve(engine: Arc<Engine>, tcp: TcpStream, tls: Option<Arc<rustls::ServerConfig>>) {
-    let _ = tcp.set_nodelay(true);
-    let svc = service_fn(move |req: Request<Incoming>| handle(Arc::clone(&engine), req));
-    let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-    match tls {
-        Some(cfg) => {
-            let Ok(stream) = tokio_rustls::TlsAcceptor::from(cfg).accept(tcp).await else {
-                return;
-            };
-            let _ = builder.serve_connection(TokioIo::new(stream), svc).await;
+fn serve(server: &HardenedServer, engine: Arc<Engine>, conn: Admitted) {
+    let gate_engine = Arc::clone(&engine);
+    let gate: Gate = Arc::new(move |parts: &http::request::Parts| {
+        let host = host_of(&parts.headers, &parts.uri);
+        if !gate_engine.refuses_head(&host, parts) {
+            return None;
         }
-        None => {
-            let _ = builder.serve_connection(TokioIo::new(tcp), svc).await;
+        // Answered from the head alone, by the same engine (logged as usual); the body is
+        // never read.
+        let mut head = Request::new(Bytes::new());
+        *head.method_mut() = parts.method.clone();
+        *head.uri_mut() = parts.uri.clone();
+        *head.headers_mut() = parts.headers.clone();
+        match gate_engine.handle(&host, &head) {
+            Outcome::Respond { response, .. } => Some(response.map(Full::new)),
+            _ => None,
         }
-    }
+    });
+    let svc = tower::service_fn(move |req: Request<Full<Bytes>>| handle(Arc::clone(&engine), req));
+    server.spawn(conn, Some(gate), svc);
 }
 
-fn host_of(req: &Request<Incoming>) -> String {
-    let raw = req
-        .headers()
+fn host_of(headers: &http::HeaderMap, uri: &http::Uri) -> String {
+    let raw = headers
         .get(http::header::HOST)
         .and_then(|h| h.to_str().ok())
-        .or_else(|| req.uri().host())
+        .or_else(|| uri.host())
         .unwrap_or("127.0.0.1");
     let host = if raw.starts_with('[') {
         raw.split(']')
@@ -189,20 +195,12 @@ fn host_of(req: &Request<Incoming>) -> String {
 
 async fn handle(
     engine: Arc<Engine>,
-    req: Request<Incoming>,
+    req: Request<Full<Bytes>>,
 ) -> Result<Response<Full<Bytes>>, std::io::Error> {
-    let host = host_of(&req);
+    let host = host_of(req.headers(), req.uri());
     let (parts, body) = req.into_parts();
-    let body = match Limited::new(body, MAX_BODY).collect().await {
-        Ok(b) => b.to_bytes(),
-        Err(_) => {
-            let mut r = Response::new(Full::new(Bytes::from_static(
-                br#"{"message":"body too large"}"#,
-            )));
-            *r.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
-            return Ok(r);
-        }
-    };
+    // The hardened server has read the body already (within its limits).
+    let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
     let req = Request::from_parts(parts, body);
     match engine.handle(&host, &req) {
         Outcome::Respond { response, delay } => {

@@ -166,6 +166,8 @@ pub struct Outgoing {
 /// Everything the emulator knows.
 #[derive(Debug)]
 pub(crate) struct State {
+    /// App ids seen (without a configured app id), capped by `max_apps`.
+    pub(crate) apps: std::collections::HashSet<String>,
     pub(crate) converters: HashMap<String, StoredConverter>,
     pub(crate) names: HashMap<(String, String), String>,
     pub(crate) tasks: HashMap<String, StoredTask>,
@@ -205,6 +207,7 @@ const OUTBOX_CAPACITY: usize = 10_000;
 impl State {
     pub(crate) fn new(seed: u64) -> Self {
         State {
+            apps: std::collections::HashSet::new(),
             converters: HashMap::new(),
             names: HashMap::new(),
             tasks: HashMap::new(),

@@ -23,6 +23,8 @@ pub mod layer;
 pub mod mock;
 pub mod redact;
 pub mod resolve;
+#[cfg(feature = "server")]
+pub mod server;
 pub mod shared;
 pub mod store;
 pub mod webhook;
