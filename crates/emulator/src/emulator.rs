@@ -186,6 +186,18 @@ impl EmulatorBuilder {
         self
     }
 
+    /// Keeps state for at most `n` distinct app ids when no app id is set (default 1,000).
+    pub fn max_apps(mut self, n: usize) -> Self {
+        self.config.max_apps = n;
+        self
+    }
+
+    /// Keeps at most `n` request-log entries (default 10,000).
+    pub fn log_capacity(mut self, n: usize) -> Self {
+        self.config.log_capacity = n;
+        self
+    }
+
     /// Sets the socket server's timeouts and connection cap (defaults:
     /// [`ServerLimits::default`]).
     pub fn server_limits(mut self, limits: ServerLimits) -> Self {
