@@ -72,8 +72,8 @@ pub(crate) async fn run(command: WebhookCommand) -> Result<(), Failure> {
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| Failure::input(format!("cannot listen on {addr}: {e}")))?;
-    let (mut receiver, mut notices) = WebhookReceiver::new(secret, 1024)
-        .map_err(|e| Failure::input(format!("--secret: {e}")))?;
+    let (mut receiver, mut notices) =
+        WebhookReceiver::new(secret, 1024).map_err(|e| Failure::input(format!("--secret: {e}")))?;
     if let Some(secs) = freshness_secs {
         receiver = receiver.with_freshness(Duration::from_secs(secs));
     }

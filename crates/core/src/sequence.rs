@@ -10,6 +10,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::error::Error;
 
+/// The largest `sequence` / `sequenceId` accepted: 2^53 − 1, the largest integer every JSON
+/// reader holds exactly. Our choice (the docs give no maximum): it leaves room for sequences
+/// that start from a Unix-millisecond floor, and stops a single huge value from making a
+/// resource un-updatable for ever (every later update must be higher).
+pub const MAX_SEQUENCE: u64 = (1 << 53) - 1;
+
 /// Hands out strictly increasing sequence numbers for one resource, from any number of threads.
 ///
 /// The first number is 0 (the docs recommend 0, 1, 2, …) unless resumed. It never wraps: at

@@ -27,12 +27,13 @@ pub const MEDIA_PUSH_IMMUTABLE: [&str; 10] = [
     "rawOptions.rtcChannel",
 ];
 
-const RULE_FIXED: &str = "fixed at creation (REFERENCE §2.5)";
-const RULE_COVERS: &str = "replaces a subtree that holds fields fixed at creation: name the changed leaves instead (REFERENCE §2.5)";
-const RULE_VERTICAL: &str = "a vertical-layout converter may update only rtmpUrl (REFERENCE §2.5)";
-const RULE_NO_VIDEO: &str = "an audio-only converter cannot gain video (REFERENCE §2.5)";
-const RULE_NO_AUDIO: &str = "a video-only converter cannot gain audio (REFERENCE §2.5)";
-const RULE_MODE: &str = "a converter cannot switch between transcoded and raw (REFERENCE §2.2)";
+const RULE_FIXED: &str = "fixed at creation";
+const RULE_COVERS: &str =
+    "replaces a subtree that holds fields fixed at creation: name the changed leaves instead";
+const RULE_VERTICAL: &str = "a vertical-layout converter may update only rtmpUrl";
+const RULE_NO_VIDEO: &str = "an audio-only converter cannot gain video";
+const RULE_NO_AUDIO: &str = "a video-only converter cannot gain audio";
+const RULE_MODE: &str = "a converter cannot switch between transcoded and raw";
 
 /// What kind of converter is being updated: some updates depend on how it was created.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -112,7 +113,7 @@ pub fn check_push_update_mask(mask: &str, shape: ConverterShape) -> Result<Vec<&
     if mask.trim().is_empty() {
         return Err(Error::Missing {
             field: "fields".into(),
-            rule: "an update names the paths it changes (REFERENCE §2.5)",
+            rule: "an update names the paths it changes",
         });
     }
     mask.split(',')
@@ -195,7 +196,7 @@ pub fn check_transcoder_change(change: TranscoderChange<'_>) -> Result<(), Error
         TranscoderChange::InputAdded { list, rtc: false }
         | TranscoderChange::InputRemoved { list, rtc: false } => Err(Error::ImmutableField {
             path: list.as_str().into(),
-            rule: "only rtc inputs can be added or removed by an update (REFERENCE §4.5)",
+            rule: "only rtc inputs can be added or removed by an update",
         }),
         TranscoderChange::Modified { path } => {
             let general = strip_indexes(path);
@@ -207,7 +208,7 @@ pub fn check_transcoder_change(change: TranscoderChange<'_>) -> Result<(), Error
             } else {
                 Err(Error::ImmutableField {
                     path: path.to_string().into(),
-                    rule: "an update may change only rtc inputs, videoInputs[].region, outputs[].audioOption and outputs[].videoOption (REFERENCE §4.5)",
+                    rule: "an update may change only rtc inputs, videoInputs[].region, outputs[].audioOption and outputs[].videoOption",
                 })
             }
         }

@@ -4,8 +4,12 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use agora_rest_core::quota::{QuotaTable, Tier, TierCaps};
+use agora_rest_core::rate::{Rate, RateLimits};
+use agora_rest_core::region::Area;
+
 use crate::faults::{Fault, FaultRule, RandomFaults};
-use crate::{Emulator, EmulatorClock, Error, WebhookConfig};
+use crate::{Emulator, EmulatorClock, Error, ServerLimits, WebhookConfig};
 
 /// Options of the standalone emulator. Each also reads `AGORA_EMULATOR_*` from the environment.
 #[derive(Debug, Clone, clap::Args)]
@@ -48,9 +52,106 @@ pub struct EmulatorArgs {
     /// The NCS secret for the signatures.
     #[arg(long, env = "AGORA_EMULATOR_WEBHOOK_SECRET", hide_env_values = true)]
     pub webhook_secret: Option<String>,
-    /// Run the emulator's clock this many times faster than real time (demos).
+    /// Run the emulator's clock this many times faster than real time (1 to 1000; the admin
+    /// API can change it while running).
     #[arg(long, env = "AGORA_EMULATOR_SPEED", default_value_t = 1)]
     pub speed: u32,
+    /// Serve the admin API (`/_emulator/…`, JSON) on this address, e.g. 127.0.0.1:8081.
+    #[arg(long, env = "AGORA_EMULATOR_ADMIN")]
+    pub admin: Option<SocketAddr>,
+    /// Refuse numbers sent as strings (`"rtcStreamUid": "201"`), which are accepted by default,
+    /// so that a client can be checked against the documented types.
+    #[arg(long, env = "AGORA_EMULATOR_STRICT")]
+    pub strict: bool,
+    /// `docs` enforces the vendor's documented request rates and stream caps; `off` none of
+    /// them (a test suite at full speed). The overrides below apply on top.
+    #[arg(long, env = "AGORA_EMULATOR_LIMITS", default_value = "docs", value_parser = ["docs", "off"])]
+    pub limits: String,
+    /// Media Push requests per second per API and project.
+    #[arg(long)]
+    pub qps_per_api: Option<u32>,
+    /// Media Push Updates per second per converter.
+    #[arg(long)]
+    pub update_qps_per_converter: Option<u32>,
+    /// Cloud Transcoding requests per second per account.
+    #[arg(long)]
+    pub qps_per_account: Option<u32>,
+    /// A concurrent-stream cap: `push|transcode:AREA:TIER=N`, e.g. `push:eu:hd=10`
+    /// (AREA us, eu, ap, cn; TIER sd, hd, fhd). Repeatable.
+    #[arg(long = "pcw")]
+    pub pcw: Vec<String>,
+    /// Milliseconds a client has to send a request's head.
+    #[arg(long, default_value_t = 10_000)]
+    pub header_timeout_ms: u64,
+    /// Milliseconds a client has to send a request's body.
+    #[arg(long, default_value_t = 30_000)]
+    pub body_timeout_ms: u64,
+    /// Milliseconds after which a connection with nothing in flight is closed.
+    #[arg(long, default_value_t = 60_000)]
+    pub idle_timeout_ms: u64,
+    /// Milliseconds a client has to finish a TLS handshake.
+    #[arg(long, default_value_t = 10_000)]
+    pub tls_timeout_ms: u64,
+    /// Connections served at once; more are closed at once.
+    #[arg(long, default_value_t = 512)]
+    pub max_connections: usize,
+    /// Distinct app ids kept without --app-id; more are refused.
+    #[arg(long, default_value_t = 1_000)]
+    pub max_apps: usize,
+}
+
+/// One `--pcw` override.
+fn parse_pcw(text: &str) -> Result<(bool, Area, Tier, u32), String> {
+    let rule = "expected push|transcode:AREA:TIER=N, e.g. push:eu:hd=10";
+    let (left, n) = text.split_once('=').ok_or(rule)?;
+    let n: u32 = n
+        .trim()
+        .parse()
+        .map_err(|_| format!("{rule}: N is not a number"))?;
+    let mut parts = left.split(':');
+    let (Some(service), Some(area), Some(tier), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(rule.into());
+    };
+    let push = match service.to_ascii_lowercase().as_str() {
+        "push" => true,
+        "transcode" => false,
+        _ => return Err(format!("{rule}: service must be push or transcode")),
+    };
+    let area: Area = area.parse().map_err(|e| format!("{rule}: {e}"))?;
+    let tier = match tier.to_ascii_lowercase().as_str() {
+        "sd" => Tier::Sd,
+        "hd" => Tier::Hd,
+        "fhd" => Tier::Fhd,
+        _ => return Err(format!("{rule}: TIER must be sd, hd or fhd")),
+    };
+    Ok((push, area, tier, n))
+}
+
+fn with_cap(table: QuotaTable, area: Area, tier: Tier, n: u32) -> QuotaTable {
+    let caps = table.caps(area);
+    let caps = match tier {
+        Tier::Sd => TierCaps::new(Some(n), caps.hd, caps.fhd),
+        Tier::Hd => TierCaps::new(caps.sd, Some(n), caps.fhd),
+        Tier::Fhd => TierCaps::new(caps.sd, caps.hd, Some(n)),
+    };
+    table.with_caps(area, caps)
+}
+
+/// A table with no cap that a test suite would meet.
+fn no_caps(mut table: QuotaTable) -> QuotaTable {
+    const HUGE: u32 = u32::MAX / 4;
+    for area in Area::ALL {
+        table = table.with_caps(area, TierCaps::new(Some(HUGE), Some(HUGE), Some(HUGE)));
+    }
+    table.with_project_total(None)
+}
+
+fn webhook_url_ok(url: &str) -> bool {
+    url.parse::<http::Uri>().is_ok_and(|u| {
+        matches!(u.scheme_str(), Some("http" | "https")) && u.host().is_some_and(|h| !h.is_empty())
+    })
 }
 
 impl EmulatorArgs {
@@ -100,6 +201,12 @@ impl EmulatorArgs {
             ));
         }
         match (&self.webhook_url, &self.webhook_secret) {
+            (Some(url), Some(_)) if !webhook_url_ok(url) => {
+                return Err(Error::Option {
+                    option: "--webhook-url",
+                    reason: "must be an http:// or https:// URL with a host".into(),
+                });
+            }
             (Some(url), Some(secret)) => {
                 b = b.webhook(WebhookConfig {
                     url: url.clone(),
@@ -116,8 +223,80 @@ impl EmulatorArgs {
                 });
             }
         }
-        if self.speed > 1 {
-            b = b.clock(EmulatorClock::scaled(self.speed));
+        if !(1..=crate::MAX_SPEED).contains(&self.speed) {
+            return Err(Error::Option {
+                option: "--speed",
+                reason: format!("must be from 1 to {}", crate::MAX_SPEED),
+            });
+        }
+        b = b.clock(EmulatorClock::adjustable(self.speed));
+        let (mut rates, mut push_caps, mut transcode_caps) = match self.limits.as_str() {
+            "off" => {
+                let any = Rate::per_second(u32::MAX / 4);
+                (
+                    RateLimits {
+                        media_push_per_api: any,
+                        media_push_update_per_converter: any,
+                        cloud_transcoding_per_account: any,
+                    },
+                    no_caps(QuotaTable::media_push()),
+                    no_caps(QuotaTable::cloud_transcoding()),
+                )
+            }
+            _ => (
+                RateLimits::default(),
+                QuotaTable::media_push(),
+                QuotaTable::cloud_transcoding(),
+            ),
+        };
+        for (value, slot) in [
+            (self.qps_per_api, &mut rates.media_push_per_api),
+            (
+                self.update_qps_per_converter,
+                &mut rates.media_push_update_per_converter,
+            ),
+            (
+                self.qps_per_account,
+                &mut rates.cloud_transcoding_per_account,
+            ),
+        ] {
+            if let Some(n) = value {
+                if n == 0 {
+                    return Err(Error::Option {
+                        option: "--qps-*",
+                        reason: "a rate must be at least 1 per second".into(),
+                    });
+                }
+                *slot = Rate::per_second(n);
+            }
+        }
+        for text in &self.pcw {
+            let (push, area, tier, n) = parse_pcw(text).map_err(|reason| Error::Option {
+                option: "--pcw",
+                reason,
+            })?;
+            if push {
+                push_caps = with_cap(push_caps, area, tier, n);
+            } else {
+                transcode_caps = with_cap(transcode_caps, area, tier, n);
+            }
+        }
+        b = b
+            .rate_limits(rates)
+            .push_quota(push_caps)
+            .transcoding_quota(transcode_caps)
+            .strict(self.strict)
+            .max_apps(self.max_apps)
+            .server_limits(ServerLimits {
+                header_read_timeout: Duration::from_millis(self.header_timeout_ms),
+                body_read_timeout: Duration::from_millis(self.body_timeout_ms),
+                idle_timeout: Duration::from_millis(self.idle_timeout_ms),
+                tls_handshake_timeout: Duration::from_millis(self.tls_timeout_ms),
+                max_connections: self.max_connections,
+                ..ServerLimits::default()
+            });
+        if let Some(addr) = self.admin {
+            b = b.admin(addr);
         }
         Ok(b.tls(self.tls))
     }
@@ -137,6 +316,9 @@ pub async fn run(args: EmulatorArgs) -> Result<(), Error> {
         use std::io::Write;
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "listening on {}", running.url());
+        if let Some(admin) = running.admin_url() {
+            let _ = writeln!(out, "admin API on {admin}/_emulator/health");
+        }
         let _ = out.flush();
     }
     shutdown_signal().await;

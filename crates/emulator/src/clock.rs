@@ -2,8 +2,8 @@
 //! together), a manual one for tests that step time by hand, or a scaled one for demos that
 //! want a 90 s rule to take a second and a half.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 #[derive(Debug, Clone)]
@@ -16,7 +16,29 @@ enum Source {
         factor: u32,
     },
     Manual(Arc<AtomicU64>),
+    Adjustable(Arc<Mutex<Adjustable>>),
 }
+
+/// A clock whose speed can change and which can jump forward while it runs (the admin API).
+#[derive(Debug)]
+struct Adjustable {
+    /// Real (tokio) time of the last change.
+    real_base: tokio::time::Instant,
+    /// Emulator time at the last change.
+    emulated_base: Duration,
+    speed: u32,
+}
+
+impl Adjustable {
+    fn now(&self) -> Duration {
+        let real = tokio::time::Instant::now().saturating_duration_since(self.real_base);
+        self.emulated_base
+            .saturating_add(real.saturating_mul(self.speed))
+    }
+}
+
+/// The fastest an adjustable clock may run: a thousand times real time.
+pub const MAX_SPEED: u32 = 1000;
 
 /// Time as the emulator sees it: a `Duration` since its start, plus the Unix time of its start
 /// for `createTs`-style fields.
@@ -58,6 +80,42 @@ impl EmulatorClock {
         }
     }
 
+    /// Runs `speed` times faster than tokio's clock, and can change speed or jump forward while
+    /// it runs ([`set_speed`](Self::set_speed), [`advance`](Self::advance)): the standalone
+    /// emulator's clock, driven by its admin API.
+    pub fn adjustable(speed: u32) -> Self {
+        EmulatorClock {
+            source: Source::Adjustable(Arc::new(Mutex::new(Adjustable {
+                real_base: tokio::time::Instant::now(),
+                emulated_base: Duration::ZERO,
+                speed: speed.clamp(1, MAX_SPEED),
+            }))),
+            unix_origin: unix_now(),
+        }
+    }
+
+    /// Changes an adjustable clock's speed (1 to [`MAX_SPEED`]); `false` for other clocks.
+    pub fn set_speed(&self, speed: u32) -> bool {
+        let Source::Adjustable(a) = &self.source else {
+            return false;
+        };
+        let mut a = a.lock().unwrap_or_else(PoisonError::into_inner);
+        a.emulated_base = a.now();
+        a.real_base = tokio::time::Instant::now();
+        a.speed = speed.clamp(1, MAX_SPEED);
+        true
+    }
+
+    /// The speed relative to tokio's clock (0 for a manual clock).
+    pub fn speed(&self) -> u32 {
+        match &self.source {
+            Source::Tokio { .. } => 1,
+            Source::Scaled { factor, .. } => *factor,
+            Source::Manual(_) => 0,
+            Source::Adjustable(a) => a.lock().unwrap_or_else(PoisonError::into_inner).speed,
+        }
+    }
+
     /// A clock that moves only when [`advance`](Self::advance) is called.
     pub fn manual() -> Self {
         EmulatorClock {
@@ -66,13 +124,22 @@ impl EmulatorClock {
         }
     }
 
-    /// Moves a manual clock forward (no effect on the others).
-    pub fn advance(&self, by: Duration) {
-        if let Source::Manual(n) = &self.source {
-            n.fetch_add(
-                u64::try_from(by.as_nanos()).unwrap_or(u64::MAX),
-                Ordering::SeqCst,
-            );
+    /// Moves a manual or adjustable clock forward; `false` (and no effect) for the others.
+    pub fn advance(&self, by: Duration) -> bool {
+        match &self.source {
+            Source::Manual(n) => {
+                n.fetch_add(
+                    u64::try_from(by.as_nanos()).unwrap_or(u64::MAX),
+                    Ordering::SeqCst,
+                );
+                true
+            }
+            Source::Adjustable(a) => {
+                let mut a = a.lock().unwrap_or_else(PoisonError::into_inner);
+                a.emulated_base = a.emulated_base.saturating_add(by);
+                true
+            }
+            _ => false,
         }
     }
 
@@ -86,6 +153,7 @@ impl EmulatorClock {
                 tokio::time::Instant::now().saturating_duration_since(*origin) * *factor
             }
             Source::Manual(n) => Duration::from_nanos(n.load(Ordering::SeqCst)),
+            Source::Adjustable(a) => a.lock().unwrap_or_else(PoisonError::into_inner).now(),
         }
     }
 
@@ -93,6 +161,13 @@ impl EmulatorClock {
     pub fn real(&self, emulated: Duration) -> Duration {
         match &self.source {
             Source::Scaled { factor, .. } => emulated / *factor,
+            Source::Adjustable(a) => {
+                emulated
+                    / a.lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .speed
+                        .max(1)
+            }
             _ => emulated,
         }
     }

@@ -73,6 +73,9 @@ pub struct EmulatorConfig {
     /// request for one more is answered 400 (`appid is invalid`). Bounds memory whatever app
     /// ids clients make up.
     pub max_apps: usize,
+    /// Refuse numbers sent as strings (`"rtcStreamUid": "201"`); off by default, as the
+    /// vendor's own middleware sends some numbers as strings.
+    pub strict: bool,
 }
 
 impl Default for EmulatorConfig {
@@ -94,6 +97,7 @@ impl Default for EmulatorConfig {
             webhook: None,
             log_capacity: 10_000,
             max_apps: 1_000,
+            strict: false,
         }
     }
 }

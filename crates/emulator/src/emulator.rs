@@ -57,6 +57,7 @@ pub struct EmulatorBuilder {
     listen: Vec<SocketAddr>,
     tls: bool,
     server_limits: ServerLimits,
+    admin: Option<SocketAddr>,
 }
 
 impl Emulator {
@@ -186,6 +187,12 @@ impl EmulatorBuilder {
         self
     }
 
+    /// Refuses numbers sent as strings (off by default).
+    pub fn strict(mut self, on: bool) -> Self {
+        self.config.strict = on;
+        self
+    }
+
     /// Keeps state for at most `n` distinct app ids when no app id is set (default 1,000).
     pub fn max_apps(mut self, n: usize) -> Self {
         self.config.max_apps = n;
@@ -195,6 +202,12 @@ impl EmulatorBuilder {
     /// Keeps at most `n` request-log entries (default 10,000).
     pub fn log_capacity(mut self, n: usize) -> Self {
         self.config.log_capacity = n;
+        self
+    }
+
+    /// Serves the admin API (`/_emulator/…`, JSON) on its own listener at `addr`.
+    pub fn admin(mut self, addr: SocketAddr) -> Self {
+        self.admin = Some(addr);
         self
     }
 
@@ -238,6 +251,7 @@ impl EmulatorBuilder {
             None
         };
         let limits = self.server_limits;
+        let admin_addr = self.admin;
         let emulator = self.build();
         if let Some(cfg) = emulator.engine.config.webhook.clone() {
             tokio::spawn(crate::webhooks::run(
@@ -253,10 +267,15 @@ impl EmulatorBuilder {
             limits,
         )
         .await?;
+        let admin = match admin_addr {
+            Some(addr) => Some(crate::admin::start(emulator.clone(), addr, limits).await?),
+            None => None,
+        };
         Ok(RunningEmulator {
             emulator,
             server,
             ca_pem: tls.map(|t| t.ca_pem),
+            admin,
         })
     }
 }
@@ -279,9 +298,16 @@ impl Emulator {
         &self.engine.clock
     }
 
-    /// Moves a manual clock forward.
-    pub fn advance(&self, by: Duration) {
-        self.engine.clock.advance(by);
+    /// Moves a manual or adjustable clock forward; `false` for a clock that follows tokio's.
+    pub fn advance(&self, by: Duration) -> bool {
+        self.engine.clock.advance(by)
+    }
+
+    /// Forgets all state (converters, tasks, tokens, the request and delivery logs, faults,
+    /// pending notices), as a fresh emulator with the same settings.
+    pub fn reset(&self) {
+        self.engine.reset();
+        lock(&self.deliveries).clear();
     }
 
     /// Every converter.
@@ -439,6 +465,7 @@ pub struct RunningEmulator {
     emulator: Emulator,
     server: Server,
     ca_pem: Option<String>,
+    admin: Option<crate::admin::AdminServer>,
 }
 
 impl std::ops::Deref for RunningEmulator {
@@ -465,6 +492,11 @@ impl RunningEmulator {
         format!("{scheme}://{}", self.server.addrs()[0])
     }
 
+    /// The admin API's base URL (`http://127.0.0.1:PORT`), when one was asked for.
+    pub fn admin_url(&self) -> Option<String> {
+        self.admin.as_ref().map(|a| format!("http://{}", a.addr))
+    }
+
     /// The CA certificate (PEM) clients must trust, when serving TLS.
     pub fn ca_pem(&self) -> Option<&str> {
         self.ca_pem.as_deref()
@@ -480,8 +512,11 @@ impl RunningEmulator {
         &self.emulator
     }
 
-    /// Stops every listener.
+    /// Stops every listener (the admin API's too).
     pub fn shutdown(self) {
         self.server.shutdown();
+        if let Some(a) = &self.admin {
+            a.stop();
+        }
     }
 }

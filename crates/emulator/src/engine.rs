@@ -54,6 +54,8 @@ pub(crate) struct Ctx<'a> {
     pub(crate) clock: &'a EmulatorClock,
     pub(crate) now: Duration,
     pub(crate) request_id: String,
+    /// The fault injected into this request, if any (for the request log).
+    pub(crate) fault: Option<Fault>,
 }
 
 impl Ctx<'_> {
@@ -80,10 +82,7 @@ fn basic_credentials(req: &Request<Bytes>) -> Option<(String, String)> {
 }
 
 fn basic_credentials_of(headers: &http::HeaderMap) -> Option<(String, String)> {
-    let value = headers
-        .get(http::header::AUTHORIZATION)?
-        .to_str()
-        .ok()?;
+    let value = headers.get(http::header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, b64) = value.split_once(' ')?;
     if !scheme.eq_ignore_ascii_case("basic") {
         return None;
@@ -176,8 +175,19 @@ impl Engine {
             clock: &self.clock,
             now: self.clock.now(),
             request_id: String::new(),
+            fault: None,
         };
         f(&mut ctx)
+    }
+
+    /// Forgets every converter, task, token, log entry, fault and pending notice.
+    pub(crate) fn reset(&self) {
+        let mut st = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        *st = State::new(self.config.seed);
+        self.hosts
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
     }
 
     pub(crate) fn set_host_fault(&self, host: &str, fault: Option<HostFault>) {
@@ -210,6 +220,7 @@ impl Engine {
             op: None,
             status: 0,
             request_id: String::new(),
+            fault: None,
         };
         if let Some(fault) = self.host_fault(host) {
             push_log(&mut st, log, self.config.log_capacity);
@@ -231,9 +242,11 @@ impl Engine {
             clock: &self.clock,
             now,
             request_id: request_id.clone(),
+            fault: None,
         };
         let (outcome, op) = gateway(&mut ctx, req);
         log.op = op;
+        log.fault = ctx.fault.as_ref().map(ToString::to_string);
         let outcome = match outcome {
             Outcome::Respond {
                 mut response,
@@ -328,6 +341,7 @@ fn gateway(ctx: &mut Ctx<'_>, req: &Request<Bytes>) -> (Outcome, Option<Operatio
         return (respond(message(429, text::RATE_LIMITED)), Some(op));
     }
     let fault = ctx.state.faults.next(op);
+    ctx.fault.clone_from(&fault);
     let mut delay = Duration::ZERO;
     match &fault {
         Some(Fault::Status(s)) => return (respond(message(*s, status_text(*s))), Some(op)),
@@ -345,6 +359,12 @@ fn gateway(ctx: &mut Ctx<'_>, req: &Request<Bytes>) -> (Outcome, Option<Operatio
         }
         Some(Fault::Latency(d)) => delay = *d,
         _ => {}
+    }
+    if ctx.config.strict
+        && let Some(field) = crate::wire::number_sent_as_string(req.body())
+    {
+        let text = format!("Invalid parameter: {field}. A number is required, not a string.");
+        return (respond(message(400, &text)), Some(op));
     }
     let mut response = dispatch(ctx, &route, req);
     if fault == Some(Fault::CommitThen504) && response.status().is_success() {

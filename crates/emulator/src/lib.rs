@@ -8,6 +8,7 @@
 //! and signed NCS webhooks. Use it in-process — over loopback sockets, or as an in-memory tower
 //! service under tokio's paused clock — or standalone with the `agora-emulator` binary.
 
+mod admin;
 mod clock;
 mod config;
 mod emulator;
@@ -23,9 +24,9 @@ mod wire;
 
 pub mod cli;
 
-pub use clock::EmulatorClock;
-pub use config::{EmulatorConfig, GetShapeMode, WebhookConfig};
 pub use agora_rest_transport::server::ServerLimits;
+pub use clock::{EmulatorClock, MAX_SPEED};
+pub use config::{EmulatorConfig, GetShapeMode, WebhookConfig};
 pub use emulator::{Emulator, EmulatorBuilder, EmulatorService, RunningEmulator};
 pub use engine::{HostFault, Outcome};
 pub use faults::{Calls, Fault, FaultRule, RandomFaults};

@@ -5,7 +5,7 @@ use std::time::Duration;
 use agora_rest_core::quota::{QuotaLedger, Tier};
 use agora_rest_core::rate::SlidingWindow;
 use agora_rest_core::region::PathRegion;
-use agora_rest_core::sequence::{HighestWins, SequenceVerdict};
+use agora_rest_core::sequence::{HighestWins, MAX_SEQUENCE, SequenceVerdict};
 use agora_rest_model::mediapush::{
     Converter, ConverterInfo, ConverterResponse, ConverterState, ConverterStatus,
     CreateConverterRequest, GetConverterResponse, GetShape, ListConvertersResponse, ListMember,
@@ -18,7 +18,7 @@ use http::{HeaderValue, Response};
 use crate::config::GetShapeMode;
 use crate::engine::Ctx;
 use crate::state::{StoredConverter, media_push_notice};
-use crate::wire::{invalid_parameter, json, message, parse_body, query_param, reason, text};
+use crate::wire::{invalid_parameter, json, message, parse_body, query_param, text};
 
 /// The resolution tier a converter counts against: its canvas, or SD when it has no video
 /// (audio-only and raw converters; *derived*, the docs tier by video resolution only).
@@ -143,15 +143,20 @@ fn find<'a>(
         Some(c) if c.app_id == app && c.region == region && c.ha_until.is_none_or(|t| now >= t) => {
             Ok(c)
         }
-        _ => Err(with_resource_id(reason(404, text::NOT_FOUND), id)),
+        _ => Err(with_resource_id(message(404, text::NOT_FOUND), id)),
     }
+}
+
+/// Get's 404: the status table's `message`, and the `reason` key the Get example shows.
+fn get_not_found(id: &str) -> Response<Bytes> {
+    let body = serde_json::json!({ "message": text::NOT_FOUND, "reason": text::NOT_FOUND });
+    with_resource_id(json(404, &body), id)
 }
 
 pub(crate) fn get(ctx: &mut Ctx<'_>, region: PathRegion, app: &str, id: &str) -> Response<Bytes> {
     let mode = ctx.config.get_shape;
-    let c = match find(ctx, region, app, id) {
-        Ok(c) => c,
-        Err(r) => return r,
+    let Ok(c) = find(ctx, region, app, id) else {
+        return get_not_found(id);
     };
     let shape = match mode {
         GetShapeMode::TopLevel => GetShape::TopLevel,
@@ -208,6 +213,36 @@ fn apply_paths(into: &mut serde_json::Value, from: &serde_json::Value, paths: &[
     }
 }
 
+/// The paths an Update body changes, at the granularity of the documented masks: top-level
+/// fields, `transcodeOptions.rtcChannel`, and each field under `audioOptions`, `videoOptions`
+/// and `rawOptions` (e.g. `transcodeOptions.videoOptions.canvas`).
+fn derived_fields(body: &[u8]) -> Vec<String> {
+    let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) else {
+        return Vec::new();
+    };
+    let Some(converter) = v.get("converter").and_then(serde_json::Value::as_object) else {
+        return Vec::new();
+    };
+    let mut paths = Vec::new();
+    for (key, value) in converter {
+        match (key.as_str(), value.as_object()) {
+            ("fields", _) => {}
+            ("transcodeOptions", Some(t)) => {
+                for (k, v) in t {
+                    match (k.as_str(), v.as_object()) {
+                        ("audioOptions" | "videoOptions", Some(o)) => paths
+                            .extend(o.keys().map(|leaf| format!("transcodeOptions.{k}.{leaf}"))),
+                        _ => paths.push(format!("transcodeOptions.{k}")),
+                    }
+                }
+            }
+            ("rawOptions", Some(r)) => paths.extend(r.keys().map(|k| format!("rawOptions.{k}"))),
+            _ => paths.push(key.clone()),
+        }
+    }
+    paths
+}
+
 pub(crate) fn update(
     ctx: &mut Ctx<'_>,
     region: PathRegion,
@@ -219,22 +254,32 @@ pub(crate) fn update(
     if let Err(r) = find(ctx, region, app, id) {
         return r;
     }
-    let Some(sequence) = query_param(query, "sequence").and_then(|s| s.parse::<u64>().ok()) else {
+    let Some(sequence) = query_param(query, "sequence")
+        .and_then(|s| s.parse::<u64>().ok())
+        .filter(|s| *s <= MAX_SEQUENCE)
+    else {
         return message(
             400,
-            "Invalid parameter: sequence. A non-negative integer query parameter is required.",
+            &format!(
+                "Invalid parameter: sequence. An integer from 0 to {MAX_SEQUENCE} is required."
+            ),
         );
     };
     if !converter_window(ctx, id) {
         return message(429, text::RATE_LIMITED);
     }
-    let req: UpdateConverterRequest = match parse_body(body) {
+    let mut req: UpdateConverterRequest = match parse_body(body) {
         Ok(r) => r,
         Err(answer) => return answer,
     };
+    // The docs never say `fields` is required (the vendor's own middleware leaves it out):
+    // without it, the changed paths are read from the body.
+    if req.fields.trim().is_empty() {
+        req.fields = derived_fields(body).join(",");
+    }
     let (shape, tier_before, area) = {
         let Ok(c) = find(ctx, region, app, id) else {
-            return reason(404, text::NOT_FOUND);
+            return message(404, text::NOT_FOUND);
         };
         (c.converter.shape(), c.tier, c.region.area())
     };
@@ -245,7 +290,7 @@ pub(crate) fn update(
     let request_id = ctx.request_id.clone();
     let verdict = {
         let Ok(c) = find(ctx, region, app, id) else {
-            return reason(404, text::NOT_FOUND);
+            return message(404, text::NOT_FOUND);
         };
         // Judge without recording: the sequence counts as applied only once the update is.
         let mut probe = c.sequence;
@@ -262,7 +307,7 @@ pub(crate) fn update(
         }
         SequenceVerdict::Repeated => {
             let Ok(c) = find(ctx, region, app, id) else {
-                return reason(404, text::NOT_FOUND);
+                return message(404, text::NOT_FOUND);
             };
             return with_resource_id(json(200, &status_body(c)), id);
         }
@@ -271,7 +316,7 @@ pub(crate) fn update(
     let paths: Vec<String> = req.paths().map(str::to_string).collect();
     let (updated, changed) = {
         let Ok(c) = find(ctx, region, app, id) else {
-            return reason(404, text::NOT_FOUND);
+            return message(404, text::NOT_FOUND);
         };
         let mut current = serde_json::to_value(&c.converter).unwrap_or_default();
         let incoming = serde_json::to_value(&req.converter).unwrap_or_default();
@@ -304,7 +349,7 @@ pub(crate) fn update(
         }
     }
     let Ok(c) = find(ctx, region, app, id) else {
-        return reason(404, text::NOT_FOUND);
+        return message(404, text::NOT_FOUND);
     };
     c.sequence.offer(sequence);
     c.converter = updated;

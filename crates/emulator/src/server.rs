@@ -200,7 +200,11 @@ async fn handle(
     let host = host_of(req.headers(), req.uri());
     let (parts, body) = req.into_parts();
     // The hardened server has read the body already (within its limits).
-    let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+    let body = body
+        .collect()
+        .await
+        .map(http_body_util::Collected::to_bytes)
+        .unwrap_or_default();
     let req = Request::from_parts(parts, body);
     match engine.handle(&host, &req) {
         Outcome::Respond { response, delay } => {

@@ -152,6 +152,8 @@ pub struct LogEntry {
     pub status: u16,
     /// The request id answered with.
     pub request_id: String,
+    /// The fault injected into this request, in the `--fault` grammar (`504-commit`, …).
+    pub fault: Option<String>,
 }
 
 /// A notice waiting for delivery.

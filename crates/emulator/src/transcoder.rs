@@ -274,10 +274,16 @@ pub(crate) fn update(
     if let Err(r) = find(ctx, app, id, query) {
         return r;
     }
-    let Some(seq) = query_param(query, "sequenceId").and_then(|s| s.parse::<u64>().ok()) else {
+    let Some(seq) = query_param(query, "sequenceId")
+        .and_then(|s| s.parse::<u64>().ok())
+        .filter(|s| *s <= agora_rest_core::sequence::MAX_SEQUENCE)
+    else {
         return message(
             400,
-            "Invalid parameter: sequenceId. A non-negative integer query parameter is required.",
+            &format!(
+                "Invalid parameter: sequenceId. An integer from 0 to {} is required.",
+                agora_rest_core::sequence::MAX_SEQUENCE
+            ),
         );
     };
     if query_param(query, "updateMask").as_deref() != Some(UPDATE_MASK) {

@@ -30,6 +30,9 @@ pub struct DeliveryRecord {
     pub status: u16,
 }
 
+/// How many delivery records are kept (the oldest are dropped first).
+pub(crate) const DELIVERY_LOG_CAPACITY: usize = 10_000;
+
 type HttpsClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>;
 
 fn client() -> HttpsClient {
@@ -141,13 +144,18 @@ async fn deliver(
             Ok(Ok(resp)) => resp.status().as_u16(),
             _ => 0,
         };
-        log.lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(DeliveryRecord {
+        {
+            let mut log = log.lock().unwrap_or_else(PoisonError::into_inner);
+            // Bounded: the oldest records go first.
+            if log.len() >= DELIVERY_LOG_CAPACITY {
+                log.remove(0);
+            }
+            log.push(DeliveryRecord {
                 notice_id: id.to_string(),
                 event_type: envelope.event_type,
                 status,
             });
+        }
         if status == 200 {
             return;
         }

@@ -72,7 +72,11 @@ pub(crate) fn percent_decode(s: &str) -> Option<String> {
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] == b'%' {
+            // Exactly two hex digits: `from_str_radix` alone would take `+1` for 1.
             let hex = s.get(i + 1..i + 3)?;
+            if !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return None;
+            }
             out.push(u8::from_str_radix(hex, 16).ok()?);
             i += 3;
         } else {
@@ -86,7 +90,11 @@ pub(crate) fn percent_decode(s: &str) -> Option<String> {
 /// Matches a path against the documented routes (REFERENCE §2.1, §4.1). A region segment that
 /// is not one of the four lowercase values matches nothing.
 pub(crate) fn route(path: &str) -> Option<Route> {
-    let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    // One leading slash: `//v1/…` is another path, not `/v1/…`; an empty segment matches nothing.
+    let segs: Vec<&str> = path.strip_prefix('/')?.split('/').collect();
+    if segs.iter().any(|s| s.is_empty()) {
+        return None;
+    }
     let s = |i: usize| segs.get(i).copied();
     let own = |x: &str| x.to_string();
     match segs.as_slice() {
@@ -158,11 +166,6 @@ pub(crate) fn message(status: u16, text: &str) -> Response<Bytes> {
     json(status, &serde_json::json!({ "message": text }))
 }
 
-/// An error body with `reason` (the Media Push Get example's key).
-pub(crate) fn reason(status: u16, text: &str) -> Response<Bytes> {
-    json(status, &serde_json::json!({ "reason": text }))
-}
-
 /// The vendor's texts (REFERENCE §2.8, §1.1).
 pub(crate) mod text {
     pub(crate) const NO_ROUTE: &str = "no Route matched with those values";
@@ -201,6 +204,70 @@ pub(crate) fn parse_body<T: serde::de::DeserializeOwned>(
     serde_json::from_slice(body).map_err(|e| message(400, &format!("Invalid parameter: body. {e}")))
 }
 
+/// The documented number fields of both services' bodies.
+const NUMBER_FIELDS: &[&str] = &[
+    "rtcStreamUid",
+    "rtcStreamUids",
+    "rtcUid",
+    "idleTimeOut",
+    "idleTimeout",
+    "jitterBufferSizeMs",
+    "width",
+    "height",
+    "color",
+    "bitrate",
+    "frameRate",
+    "gop",
+    "sampleRate",
+    "audioChannels",
+    "xPos",
+    "yPos",
+    "zIndex",
+    "volume",
+    "layoutType",
+    "maxResolutionUid",
+    "fps",
+    "repeat",
+    "zOrder",
+    "alpha",
+    "x",
+    "y",
+    "w",
+    "h",
+    "type",
+];
+
+/// The first documented number field that holds a string (also inside arrays), for `--strict`.
+pub(crate) fn number_sent_as_string(body: &[u8]) -> Option<String> {
+    fn walk(v: &serde_json::Value, depth: usize) -> Option<String> {
+        if depth > 64 {
+            return None;
+        }
+        match v {
+            serde_json::Value::Object(map) => map.iter().find_map(|(k, v)| {
+                let stringy = match v {
+                    serde_json::Value::String(_) => true,
+                    serde_json::Value::Array(items) => {
+                        items.iter().any(serde_json::Value::is_string)
+                    }
+                    _ => false,
+                };
+                if stringy && NUMBER_FIELDS.contains(&k.as_str()) {
+                    Some(k.clone())
+                } else {
+                    walk(v, depth + 1)
+                }
+            }),
+            serde_json::Value::Array(items) => items.iter().find_map(|i| walk(i, depth + 1)),
+            _ => None,
+        }
+    }
+    if body.is_empty() {
+        return None;
+    }
+    walk(&serde_json::from_slice(body).ok()?, 0)
+}
+
 /// `Invalid parameter: <field>. <rule>` (REFERENCE §2.8), the field without its `converter.` head.
 pub(crate) fn invalid_parameter(err: &agora_rest_model::Error) -> Response<Bytes> {
     let field = err.field().unwrap_or("body");
@@ -222,6 +289,15 @@ mod tests {
             })
         );
         assert_eq!(route("/NA/v1/projects/app/rtmp-converters"), None);
+        assert_eq!(route("//v1/projects/app/rtmp-converters"), None);
+        assert_eq!(route("/na//v1/projects/app/rtmp-converters"), None);
+        assert_eq!(
+            route("/v1/projects/app/channels/a%+1/rtmp-converters"),
+            None
+        );
+        assert_eq!(percent_decode("%+1"), None);
+        assert_eq!(percent_decode("%2g"), None);
+        assert_eq!(percent_decode("a%20b").as_deref(), Some("a b"));
         assert_eq!(route("/xx/v1/projects/app/rtmp-converters"), None);
         assert_eq!(
             route("/v1/projects/app/channels/show%2068/rtmp-converters"),

@@ -32,9 +32,12 @@ async fn unauthenticated_bodies_are_never_read() {
         let mut conns = Vec::new();
         for _ in 0..300 {
             let mut s = TcpStream::connect(&addr).await.unwrap();
-            s.write_all(format!("POST {PUSH} HTTP/1.1\r\nhost: a\r\ncontent-length: 1048576\r\n\r\nxyz").as_bytes())
-                .await
-                .unwrap();
+            s.write_all(
+                format!("POST {PUSH} HTTP/1.1\r\nhost: a\r\ncontent-length: 1048576\r\n\r\nxyz")
+                    .as_bytes(),
+            )
+            .await
+            .unwrap();
             conns.push(s);
         }
         for s in &mut conns {
@@ -51,7 +54,9 @@ async fn unauthenticated_bodies_are_never_read() {
         s.read_exact(&mut head).await.unwrap();
         assert_eq!(&head, b"HTTP/1.1 401");
     };
-    tokio::time::timeout(Duration::from_secs(10), run).await.expect("answered from the head, at once");
+    tokio::time::timeout(Duration::from_secs(10), run)
+        .await
+        .expect("answered from the head, at once");
     assert!(emu.request_log().len() >= 301, "refusals are logged");
 }
 
@@ -62,13 +67,27 @@ async fn the_request_log_is_bounded_in_entries_and_bytes() {
     let t = T::new(Emulator::builder().log_capacity(50).build());
     let long = format!("{PUSH}/{}", "a".repeat(60_000));
     for _ in 0..100 {
-        let a = t.send(Method::GET, &long, None, &[("authorization", AUTH), ("x-request-id", &"r".repeat(10_000))]).await;
+        let a = t
+            .send(
+                Method::GET,
+                &long,
+                None,
+                &[
+                    ("authorization", AUTH),
+                    ("x-request-id", &"r".repeat(10_000)),
+                ],
+            )
+            .await;
         assert!(a.status >= 400, "{}", a.status);
     }
     let log = t.emu.request_log();
     assert_eq!(log.len(), 50);
     for e in &log {
-        assert!(e.path.len() <= 512 && e.request_id.len() <= 128 && e.host.len() <= 512, "{}", e.path.len());
+        assert!(
+            e.path.len() <= 512 && e.request_id.len() <= 128 && e.host.len() <= 512,
+            "{}",
+            e.path.len()
+        );
     }
 }
 
@@ -78,14 +97,32 @@ async fn per_app_state_is_capped() {
     let t = T::new(Emulator::builder().max_apps(3).build());
     for app in ["a1", "a2", "a3"] {
         let path = PUSH.replace("/app/", &format!("/{app}/"));
-        let a = t.call(Method::POST, &path, Some(converter("n", "show68", 640, 360))).await;
+        let a = t
+            .call(
+                Method::POST,
+                &path,
+                Some(converter("n", "show68", 640, 360)),
+            )
+            .await;
         assert_eq!(a.status, 200, "{}", a.body);
     }
     let path = PUSH.replace("/app/", "/a4/");
-    let a = t.call(Method::POST, &path, Some(converter("n", "show68", 640, 360))).await;
+    let a = t
+        .call(
+            Method::POST,
+            &path,
+            Some(converter("n", "show68", 640, 360)),
+        )
+        .await;
     assert_eq!(a.status, 400, "{}", a.body);
     // Apps already known keep working.
     let path = PUSH.replace("/app/", "/a1/");
-    let a = t.call(Method::POST, &path, Some(converter("m", "show68", 640, 360))).await;
+    let a = t
+        .call(
+            Method::POST,
+            &path,
+            Some(converter("m", "show68", 640, 360)),
+        )
+        .await;
     assert_eq!(a.status, 200, "{}", a.body);
 }

@@ -235,10 +235,7 @@ impl HardenedServer {
     /// each request's head through `gate` before its body is read within the body limits.
     pub fn spawn<S>(&self, conn: Admitted, gate: Option<Gate>, service: S)
     where
-        S: Service<Request<Full<Bytes>>, Response = Response<Full<Bytes>>>
-            + Clone
-            + Send
-            + 'static,
+        S: Service<Request<Full<Bytes>>, Response = Response<Full<Bytes>>> + Clone + Send + 'static,
         S::Error: Into<BoxError>,
         S::Future: Send + 'static,
     {
@@ -248,10 +245,7 @@ impl HardenedServer {
 
     async fn serve<S>(self, conn: Admitted, gate: Option<Gate>, service: S)
     where
-        S: Service<Request<Full<Bytes>>, Response = Response<Full<Bytes>>>
-            + Clone
-            + Send
-            + 'static,
+        S: Service<Request<Full<Bytes>>, Response = Response<Full<Bytes>>> + Clone + Send + 'static,
         S::Error: Into<BoxError>,
         S::Future: Send + 'static,
     {
@@ -283,10 +277,7 @@ impl HardenedServer {
     async fn drive<I, S>(&self, io: I, activity: Arc<Activity>, gate: Option<Gate>, service: S)
     where
         I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-        S: Service<Request<Full<Bytes>>, Response = Response<Full<Bytes>>>
-            + Clone
-            + Send
-            + 'static,
+        S: Service<Request<Full<Bytes>>, Response = Response<Full<Bytes>>> + Clone + Send + 'static,
         S::Error: Into<BoxError>,
         S::Future: Send + 'static,
     {

@@ -78,13 +78,17 @@ async fn until_closed(s: &mut TcpStream) -> Option<String> {
             }
         }
     };
-    tokio::time::timeout(Duration::from_secs(5), read).await.ok()?;
+    tokio::time::timeout(Duration::from_secs(5), read)
+        .await
+        .ok()?;
     Some(String::from_utf8_lossy(&buf).to_string())
 }
 
 async fn get(addr: std::net::SocketAddr) -> String {
     let mut s = TcpStream::connect(addr).await.unwrap();
-    s.write_all(b"GET /x HTTP/1.1\r\nhost: a\r\nconnection: close\r\n\r\n").await.unwrap();
+    s.write_all(b"GET /x HTTP/1.1\r\nhost: a\r\nconnection: close\r\n\r\n")
+        .await
+        .unwrap();
     until_closed(&mut s).await.expect("answered")
 }
 
@@ -94,7 +98,9 @@ async fn slowloris_connections_are_closed_within_the_header_timeout() {
     let mut conns = Vec::new();
     for _ in 0..200 {
         let mut s = TcpStream::connect(addr).await.unwrap();
-        s.write_all(b"GET /x HTTP/1.1\r\nhost: a\r\nx-slow: ").await.unwrap();
+        s.write_all(b"GET /x HTTP/1.1\r\nhost: a\r\nx-slow: ")
+            .await
+            .unwrap();
         conns.push(s);
     }
     let started = tokio::time::Instant::now();
@@ -119,10 +125,20 @@ async fn slowloris_connections_are_closed_within_the_header_timeout() {
         }));
     }
     for t in trickles {
-        assert!(t.await.unwrap(), "a slowloris connection outlived 5 s of trickling");
+        assert!(
+            t.await.unwrap(),
+            "a slowloris connection outlived 5 s of trickling"
+        );
     }
-    assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
-    assert!(get(addr).await.starts_with("HTTP/1.1 200"), "fresh requests are served");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(
+        get(addr).await.starts_with("HTTP/1.1 200"),
+        "fresh requests are served"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -137,15 +153,22 @@ async fn idle_connections_are_closed_and_the_cap_holds() {
         conns.push(TcpStream::connect(addr).await.unwrap());
     }
     for s in &mut conns {
-        until_closed(s).await.expect("closed: at the cap at once, else when idle");
+        until_closed(s)
+            .await
+            .expect("closed: at the cap at once, else when idle");
     }
     let stats = server.stats();
-    assert!(stats.refused_at_cap.load(Ordering::Relaxed) >= 150, "{stats:?}");
+    assert!(
+        stats.refused_at_cap.load(Ordering::Relaxed) >= 150,
+        "{stats:?}"
+    );
     assert!(stats.idle_closed.load(Ordering::Relaxed) >= 1, "{stats:?}");
     assert!(get(addr).await.starts_with("HTTP/1.1 200"));
     // A keep-alive connection that goes quiet after a request is closed too.
     let mut s = TcpStream::connect(addr).await.unwrap();
-    s.write_all(b"GET /x HTTP/1.1\r\nhost: a\r\n\r\n").await.unwrap();
+    s.write_all(b"GET /x HTTP/1.1\r\nhost: a\r\n\r\n")
+        .await
+        .unwrap();
     let answer = until_closed(&mut s).await.expect("closed when idle");
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
 }
@@ -186,13 +209,21 @@ async fn silent_tls_handshakes_are_dropped() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let server = HardenedServer::new(limits(), Some(Arc::new(config))).unwrap();
-    tokio::spawn(serve_until(server.clone(), listener, None, service(), std::future::pending()));
+    tokio::spawn(serve_until(
+        server.clone(),
+        listener,
+        None,
+        service(),
+        std::future::pending(),
+    ));
     let mut conns = Vec::new();
     for _ in 0..100 {
         conns.push(TcpStream::connect(addr).await.unwrap());
     }
     for s in &mut conns {
-        until_closed(s).await.expect("dropped after the handshake timeout");
+        until_closed(s)
+            .await
+            .expect("dropped after the handshake timeout");
     }
     assert_eq!(server.stats().tls_failed.load(Ordering::Relaxed), 100);
 }
@@ -200,9 +231,18 @@ async fn silent_tls_handshakes_are_dropped() {
 #[test]
 fn unusable_limits_are_refused() {
     for bad in [
-        ServerLimits { idle_timeout: Duration::ZERO, ..ServerLimits::default() },
-        ServerLimits { max_connections: 0, ..ServerLimits::default() },
-        ServerLimits { max_header_bytes: 10, ..ServerLimits::default() },
+        ServerLimits {
+            idle_timeout: Duration::ZERO,
+            ..ServerLimits::default()
+        },
+        ServerLimits {
+            max_connections: 0,
+            ..ServerLimits::default()
+        },
+        ServerLimits {
+            max_header_bytes: 10,
+            ..ServerLimits::default()
+        },
     ] {
         assert!(HardenedServer::new(bad, None).is_err());
     }

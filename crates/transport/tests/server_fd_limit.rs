@@ -33,7 +33,13 @@ async fn accept_errors_are_waited_out_without_spinning() {
     let svc = tower::service_fn(|_req: Request<Full<Bytes>>| async {
         Ok::<_, std::convert::Infallible>(Response::new(Full::new(Bytes::from_static(b"ok"))))
     });
-    tokio::spawn(serve_until(server.clone(), listener, None, svc, std::future::pending()));
+    tokio::spawn(serve_until(
+        server.clone(),
+        listener,
+        None,
+        svc,
+        std::future::pending(),
+    ));
 
     // Room for 40 more descriptors: each accepted connection takes two (client and server
     // side, one process), so the server hits EMFILE after about 20.
@@ -59,7 +65,9 @@ async fn accept_errors_are_waited_out_without_spinning() {
     let answered = async {
         loop {
             if let Ok(mut s) = TcpStream::connect(addr).await {
-                let _ = s.write_all(b"GET / HTTP/1.1\r\nhost: a\r\nconnection: close\r\n\r\n").await;
+                let _ = s
+                    .write_all(b"GET / HTTP/1.1\r\nhost: a\r\nconnection: close\r\n\r\n")
+                    .await;
                 let mut buf = Vec::new();
                 let _ = s.read_to_end(&mut buf).await;
                 if buf.starts_with(b"HTTP/1.1 200") {

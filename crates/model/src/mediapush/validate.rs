@@ -250,14 +250,8 @@ fn check_transcode(t: &TranscodeOptions, mode: Mode) -> R {
     )? {
         validate_rtc_channel("converter.transcodeOptions.rtcChannel", channel)?;
     }
-    if mode == Mode::Create && t.audio_options.is_none() && t.video_options.is_none() {
-        // The docs say such a converter is "video only", yet a real request like this was
-        // refused (REFERENCE §2.2 AMBIGUOUS): we refuse it before sending.
-        return Err(CoreError::Missing {
-            field: "converter.transcodeOptions".into(),
-            rule: "set audioOptions, videoOptions or both (audio + video needs both)",
-        });
-    }
+    // Neither audioOptions nor videoOptions: the Create table says the converter then outputs
+    // video only, so it is accepted (docs/emulator.md records the choice).
     if let Some(a) = &t.audio_options {
         check_audio(a)?;
     }

@@ -1,0 +1,128 @@
+//! The admin API on its own loopback listener: every endpoint, as a test suite in another
+//! language would use it (plain HTTP and JSON).
+
+#![allow(clippy::unwrap_used)] // tests fail loudly on a broken setup
+
+use std::time::Duration;
+
+use agora_rest_emulator::Emulator;
+use bytes::Bytes;
+use http::{Method, Request};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use serde_json::{Value, json};
+
+const AUTH: &str = "Basic Y2lkOmNzZWNyZXQ=";
+
+async fn call(url: &str, method: Method, body: Option<Value>, auth: bool) -> (u16, Value) {
+    let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
+    let mut req = Request::builder().method(method).uri(url);
+    if auth {
+        req = req.header("authorization", AUTH);
+    }
+    let body = body.map(|b| Bytes::from(b.to_string())).unwrap_or_default();
+    let resp = tokio::time::timeout(
+        Duration::from_secs(5),
+        client.request(req.body(Full::new(body)).unwrap()),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let status = resp.status().as_u16();
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_admin_endpoint_works() {
+    let emu = Emulator::builder()
+        .clock(agora_rest_emulator::EmulatorClock::adjustable(1))
+        .admin("127.0.0.1:0".parse().unwrap())
+        .start()
+        .await
+        .unwrap();
+    let api = emu.url();
+    let admin = emu.admin_url().unwrap();
+    let a = |path: &str| format!("{admin}/_emulator/{path}");
+
+    let (s, health) = call(&a("health"), Method::GET, None, false).await;
+    assert_eq!((s, health["status"].as_str()), (200, Some("ok")));
+
+    // State made through the API shows in the admin lists.
+    let converter = json!({"converter": {"name": "adm", "rawOptions": {"rtcChannel": "c", "rtcStreamUid": 1}, "rtmpUrl": "rtmp://h/x"}});
+    let (s, created) = call(
+        &format!("{api}/na/v1/projects/app/rtmp-converters"),
+        Method::POST,
+        Some(converter),
+        true,
+    )
+    .await;
+    assert_eq!(s, 200, "{created}");
+    let (_, list) = call(&a("converters"), Method::GET, None, false).await;
+    assert_eq!(list["converters"][0]["id"], created["converter"]["id"]);
+    let (_, tasks) = call(&a("tasks"), Method::GET, None, false).await;
+    assert_eq!(tasks["tasks"], json!([]));
+
+    // Faults at run time, in the --fault grammar; the request log pages and names them.
+    let (s, _) = call(
+        &a("faults"),
+        Method::POST,
+        Some(json!({"fault": "push.get:1:503"})),
+        false,
+    )
+    .await;
+    assert_eq!(s, 200);
+    let id = created["converter"]["id"].as_str().unwrap();
+    let one = format!("{api}/na/v1/projects/app/rtmp-converters/{id}");
+    assert_eq!(call(&one, Method::GET, None, true).await.0, 503);
+    let (s, _) = call(
+        &a("faults"),
+        Method::POST,
+        Some(json!({"fault": "nonsense"})),
+        false,
+    )
+    .await;
+    assert_eq!(s, 400);
+    let (_, page) = call(&a("requests?offset=1&limit=1"), Method::GET, None, false).await;
+    assert_eq!(page["total"], 2);
+    assert_eq!(page["entries"].as_array().unwrap().len(), 1);
+    assert_eq!(page["entries"][0]["fault"], "503");
+    assert_eq!(page["entries"][0]["op"], "push.get");
+    let (s, _) = call(&a("faults"), Method::DELETE, None, false).await;
+    assert_eq!(s, 200);
+    assert_eq!(call(&one, Method::GET, None, true).await.0, 200);
+
+    // The clock: speed and jumps.
+    let (_, before) = call(&a("health"), Method::GET, None, false).await;
+    let (s, after) = call(
+        &a("clock"),
+        Method::POST,
+        Some(json!({"advanceMs": 3_600_000})),
+        false,
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert!(after["nowMs"].as_u64().unwrap() >= before["nowMs"].as_u64().unwrap() + 3_600_000);
+    let (s, sped) = call(&a("clock"), Method::POST, Some(json!({"speed": 50})), false).await;
+    assert_eq!((s, sped["speed"].as_u64()), (200, Some(50)));
+    assert_eq!(
+        call(&a("clock"), Method::POST, Some(json!({"speed": 0})), false)
+            .await
+            .0,
+        400
+    );
+
+    // The NCS delivery log (no webhook configured: empty), then a reset.
+    let (s, d) = call(&a("deliveries"), Method::GET, None, false).await;
+    assert_eq!((s, d["deliveries"].clone()), (200, json!([])));
+    let (s, _) = call(&a("reset"), Method::POST, None, false).await;
+    assert_eq!(s, 200);
+    let (_, list) = call(&a("converters"), Method::GET, None, false).await;
+    assert_eq!(list["converters"], json!([]));
+    assert_eq!(call(&one, Method::GET, None, true).await.0, 404);
+    assert_eq!(call(&a("nope"), Method::GET, None, false).await.0, 404);
+}
