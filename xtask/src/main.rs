@@ -31,7 +31,9 @@ const FORBIDDEN_IN_PURE: &[&str] = &[
 const USAGE: &str = "usage: cargo xtask <task>
 
 tasks:
-  ci         fmt --check, clippy -D warnings, every test, benches built, layering check
+  ci         fmt --check, clippy -D warnings, every test, benches built, docs, a fuzz smoke,
+             layering check
+  fuzz       every fuzz target for --seconds N each (default 60), release build
   layering   only the layering check (core and model pull no runtime or HTTP stack)";
 
 fn main() -> ExitCode {
@@ -39,6 +41,7 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("ci") => ci(),
         Some("layering") => layering(),
+        Some("fuzz") => fuzz(&args[1..]),
         Some("-h" | "--help" | "help") => {
             say(USAGE);
             Ok(())
@@ -148,6 +151,18 @@ fn ci() -> Result<(), String> {
             .args(["doc", "--workspace", "--no-deps"])
             .env("RUSTDOCFLAGS", "-D warnings"))
     })?;
+    // A short run of every fuzz target (dev build, reusing the test step's artifacts).
+    step("fuzz (smoke)", &mut || {
+        run(cargo().args([
+            "run",
+            "--quiet",
+            "-p",
+            "agora-rest-fuzz",
+            "--",
+            "--seconds",
+            "3",
+        ]))
+    })?;
     step("layering", &mut layering)?;
 
     say("");
@@ -168,6 +183,34 @@ fn ci() -> Result<(), String> {
         totals.passed, totals.failed, totals.ignored
     ));
     Ok(())
+}
+
+/// `cargo xtask fuzz [--seconds N]`: every target, N seconds each, in release mode.
+fn fuzz(args: &[String]) -> Result<(), String> {
+    let mut seconds = "60".to_string();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--seconds" => {
+                seconds = it
+                    .next()
+                    .filter(|s| s.parse::<u64>().is_ok())
+                    .ok_or("--seconds takes a whole number")?
+                    .clone();
+            }
+            other => return Err(format!("unknown fuzz option {other:?}")),
+        }
+    }
+    run(cargo().args([
+        "run",
+        "--release",
+        "--quiet",
+        "-p",
+        "agora-rest-fuzz",
+        "--",
+        "--seconds",
+        &seconds,
+    ]))
 }
 
 fn run(cmd: &mut Command) -> Result<(), String> {
