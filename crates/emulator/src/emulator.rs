@@ -497,6 +497,12 @@ impl RunningEmulator {
         self.admin.as_ref().map(|a| format!("http://{}", a.addr))
     }
 
+    /// What the socket server has seen: connections accepted, refused at the cap, closed for
+    /// idleness, accept errors, open now.
+    pub fn server_stats(&self) -> &std::sync::Arc<agora_rest_transport::server::ServerStats> {
+        self.server.stats()
+    }
+
     /// The CA certificate (PEM) clients must trust, when serving TLS.
     pub fn ca_pem(&self) -> Option<&str> {
         self.ca_pem.as_deref()

@@ -35,6 +35,7 @@ type Control = mpsc::Sender<(ListenerMode, oneshot::Sender<()>)>;
 /// The listeners of a running emulator.
 #[derive(Debug)]
 pub(crate) struct Server {
+    stats: Arc<agora_rest_transport::server::ServerStats>,
     addrs: Vec<SocketAddr>,
     controls: Vec<Control>,
     stop: watch::Sender<bool>,
@@ -76,10 +77,15 @@ impl Server {
             controls.push(tx);
         }
         Ok(Server {
+            stats: Arc::clone(hardened.stats()),
             addrs,
             controls,
             stop,
         })
+    }
+
+    pub(crate) fn stats(&self) -> &Arc<agora_rest_transport::server::ServerStats> {
+        &self.stats
     }
 
     pub(crate) fn addrs(&self) -> &[SocketAddr] {

@@ -413,8 +413,15 @@ impl Activity {
         self.origin + Duration::from_millis(self.last_ms.load(Ordering::Relaxed))
     }
 
+    /// When to look again: `idle` after the last byte, or, while a request is in flight (its
+    /// handler may take longer than `idle` without moving a byte), `idle` from now. Never in
+    /// the past, so the watchdog cannot spin.
     fn idle_deadline(&self, idle: Duration) -> tokio::time::Instant {
-        self.last() + idle
+        let now = tokio::time::Instant::now();
+        if self.in_flight.load(Ordering::Relaxed) > 0 {
+            return now + idle;
+        }
+        (self.last() + idle).max(now + Duration::from_millis(1))
     }
 
     fn is_idle(&self, idle: Duration) -> bool {

@@ -247,3 +247,50 @@ fn unusable_limits_are_refused() {
         assert!(HardenedServer::new(bad, None).is_err());
     }
 }
+
+/// A request in flight longer than the idle timeout keeps its connection, and the watchdog
+/// does not spin meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_handler_is_not_idle_and_the_watchdog_does_not_spin() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = HardenedServer::new(
+        ServerLimits {
+            idle_timeout: Duration::from_millis(100),
+            ..limits()
+        },
+        None,
+    )
+    .unwrap();
+    let slow = tower::service_fn(|_req: Request<Full<Bytes>>| async {
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        Ok::<_, std::convert::Infallible>(Response::new(Full::new(Bytes::from_static(b"late"))))
+    });
+    tokio::spawn(serve_until(
+        server,
+        listener,
+        None,
+        slow,
+        std::future::pending(),
+    ));
+    let cpu_before = process_cpu();
+    let answer = get(addr).await;
+    let cpu = process_cpu() - cpu_before;
+    assert!(
+        answer.starts_with("HTTP/1.1 200") && answer.ends_with("late"),
+        "{answer}"
+    );
+    assert!(
+        cpu < 0.4,
+        "{cpu:.2} s of CPU during an 800 ms request: the watchdog spun"
+    );
+}
+
+/// User + system CPU seconds of this process.
+fn process_cpu() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let after = stat.rsplit(')').next().unwrap_or("").to_string();
+    let f: Vec<&str> = after.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
+}
