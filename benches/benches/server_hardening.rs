@@ -40,9 +40,7 @@ async fn fresh_get(addr: &str) -> bool {
     let Ok(mut s) = TcpStream::connect(addr).await else {
         return false;
     };
-    let req = format!(
-        "GET /v1/projects/app/rtmp-converters HTTP/1.1\r\nhost: a\r\nauthorization: Basic Y2lkOmNzZWNyZXQ=\r\nconnection: close\r\n\r\n"
-    );
+    let req = "GET /v1/projects/app/rtmp-converters HTTP/1.1\r\nhost: a\r\nauthorization: Basic Y2lkOmNzZWNyZXQ=\r\nconnection: close\r\n\r\n";
     if s.write_all(req.as_bytes()).await.is_err() {
         return false;
     }
