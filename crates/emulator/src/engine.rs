@@ -122,26 +122,26 @@ impl Engine {
     /// Whether the emulator answers this request from its head alone (no route, no or wrong
     /// credentials, a foreign app id), so that its body need not be read: a client that does
     /// not authenticate never makes the server buffer a body.
-    pub(crate) fn refuses_head(&self, host: &str, parts: &http::request::Parts) -> bool {
-        if self.host_fault(host).is_some() {
-            return false;
-        }
+    ///
+    /// Takes no lock: it runs on every request before the engine's own. (A host fault still
+    /// applies: the engine's answer to the head is then a dropped or stalled connection, which
+    /// the server's gate passes on to the full handler.)
+    pub(crate) fn refuses_head(&self, parts: &http::request::Parts) -> bool {
         let Some(route) = route(parts.uri.path()) else {
             return true;
         };
         if route.operation(&parts.method).is_none() {
             return true;
         }
-        let Some(given) = basic_credentials_of(&parts.headers) else {
-            return true;
-        };
-        if self
-            .config
-            .credentials
-            .as_ref()
-            .is_some_and(|want| !same_credentials(want, &given))
-        {
-            return true;
+        match &self.config.credentials {
+            // Any credentials do: only their absence is refused from the head (a malformed
+            // header is answered 401 by the engine, after a body read within the limits).
+            None if !parts.headers.contains_key(http::header::AUTHORIZATION) => return true,
+            None => {}
+            Some(want) => match basic_credentials_of(&parts.headers) {
+                Some(given) if same_credentials(want, &given) => {}
+                _ => return true,
+            },
         }
         self.config
             .app_id

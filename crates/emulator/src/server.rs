@@ -163,10 +163,10 @@ async fn listener_loop(
 fn serve(server: &HardenedServer, engine: Arc<Engine>, conn: Admitted) {
     let gate_engine = Arc::clone(&engine);
     let gate: Gate = Arc::new(move |parts: &http::request::Parts| {
-        let host = host_of(&parts.headers, &parts.uri);
-        if !gate_engine.refuses_head(&host, parts) {
+        if !gate_engine.refuses_head(parts) {
             return None;
         }
+        let host = host_of(&parts.headers, &parts.uri);
         // Answered from the head alone, by the same engine (logged as usual); the body is
         // never read.
         let mut head = Request::new(Bytes::new());

@@ -343,8 +343,25 @@ where
         stats.gated.fetch_add(1, Ordering::Relaxed);
         return Ok(answer);
     }
-    let read = Limited::new(body, limits.max_body_bytes).collect();
-    let body = match tokio::time::timeout(limits.body_read_timeout, read).await {
+    // No body (a GET): nothing to read and no timer to arm.
+    if http_body::Body::is_end_stream(&body) {
+        return match service
+            .oneshot(Request::from_parts(parts, Full::new(Bytes::new())))
+            .await
+        {
+            Ok(r) => Ok(r),
+            Err(e) => Err(e.into()),
+        };
+    }
+    let mut read = std::pin::pin!(Limited::new(body, limits.max_body_bytes).collect());
+    // A body that is already in (the common case) is taken without arming a timer; only one
+    // that is still arriving runs against the body timeout.
+    let first = std::future::poll_fn(|cx| Poll::Ready(read.as_mut().poll(cx))).await;
+    let collected = match first {
+        Poll::Ready(r) => Ok(r),
+        Poll::Pending => tokio::time::timeout(limits.body_read_timeout, read).await,
+    };
+    let body = match collected {
         Err(_) => {
             stats.body_timeouts.fetch_add(1, Ordering::Relaxed);
             return Ok(plain(
