@@ -292,3 +292,96 @@ fn emulator_help_hides_secret_env_values() {
     assert!(o.status.success(), "{all}");
     assert!(!all.contains("HIDDEN"), "{all}");
 }
+
+/// `webhook listen` on the hardened server: an unsigned notice is refused from its head (its
+/// announced body never read), a signed one is printed without its tokens, and an empty
+/// secret is an input error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_listen_refuses_unsigned_heads_and_prints_signed_notices() {
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
+    let empty = tokio::task::spawn_blocking(|| {
+        Command::new(env!("CARGO_BIN_EXE_agora-rest"))
+            .args(["webhook", "listen", "--port", "1", "--secret", ""])
+            .env_remove("AGORA_NCS_SECRET")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(empty.status.code(), Some(2), "{}", text(&empty));
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_agora-rest"))
+        .args([
+            "webhook",
+            "listen",
+            "--port",
+            &port.to_string(),
+            "--secret",
+            "ncs-s3cret",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = tokio::time::timeout(std::time::Duration::from_secs(10), lines.next_line())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert!(first.starts_with("listening on"), "{first}");
+    let addr = format!("127.0.0.1:{port}");
+
+    let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    s.write_all(b"POST / HTTP/1.1\r\nhost: a\r\ncontent-length: 1048576\r\n\r\nabc")
+        .await
+        .unwrap();
+    let mut head = [0u8; 12];
+    tokio::time::timeout(std::time::Duration::from_secs(5), s.read_exact(&mut head))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(&head, b"HTTP/1.1 401");
+
+    let body = r#"{"noticeId":"n-1","productId":5,"eventType":110,"notifyMs":1,"payload":{"taskId":"609f28f2644f1ae1ceb041b7047e3aaa","instanceId":"i","sequence":1,"sendts":1,"details":{"event":"cloud_transcoder_started","state":"ok","transcoder":{"inputs":[],"outputs":[],"userConfigDetail":"{\"outputs\":[{\"rtc\":{\"rtcUid\":7,\"rtcToken\":\"007-TOKEN-SECRET\"}}]}"},"createTs":1,"updateTs":1}}}"#;
+    let sig = agora_rest_core::ncs::sign(
+        agora_rest_core::ncs::SignatureKind::V2Sha256,
+        b"ncs-s3cret",
+        body.as_bytes(),
+    );
+    let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let req = format!(
+        "POST / HTTP/1.1\r\nhost: a\r\nagora-signature-v2: {sig}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        s.read_to_end(&mut answer),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert!(
+        answer.starts_with(b"HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&answer)
+    );
+    let printed = tokio::time::timeout(std::time::Duration::from_secs(5), lines.next_line())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert!(
+        printed.contains("n-1") && printed.contains("rtcUid"),
+        "{printed}"
+    );
+    assert!(!printed.contains("TOKEN-SECRET"), "{printed}");
+    let _ = child.kill().await;
+}
