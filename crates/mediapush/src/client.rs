@@ -230,16 +230,8 @@ impl MediaPush {
         region: PathRegion,
         last_sequence: Option<u64>,
     ) -> Result<ConverterInfo, Error> {
-        validate_path_segment("converterId", id)?;
         // Enough to address it until its Get tells the shape and tier.
-        self.know(
-            id,
-            Known {
-                region,
-                shape: ConverterShape::Raw,
-                tier: Tier::Sd,
-            },
-        );
+        self.locate(id, region)?;
         if let Some(seq) = last_sequence {
             self.config.sequences.observe(id, seq).await?;
         }

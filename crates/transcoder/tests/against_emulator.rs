@@ -3,16 +3,16 @@
 
 #![allow(clippy::unwrap_used)] // tests fail loudly on a broken setup
 
+mod common;
+
 use std::time::Duration;
 
 use agora_rest_core::name::UidPair;
 use agora_rest_core::operation::Operation;
 use agora_rest_emulator::{Emulator, Fault, FaultRule};
-use agora_rest_model::transcoder::{
-    AudioInput, Output, TranscoderConfig, TranscoderConfigBuilder, VideoOption,
-};
-use agora_rest_transcoder::{Error, HealthEvent, StartSpec, Transcoder, UidTokens, WatchConfig};
+use agora_rest_transcoder::{Error, HealthEvent, StartSpec, Transcoder, WatchConfig};
 use agora_rest_transport::{Client, Config, Credentials};
+use common::{config, spec, tokens};
 use futures_util::StreamExt;
 
 fn transcoder(emu: &Emulator) -> Transcoder {
@@ -23,36 +23,6 @@ fn transcoder(emu: &Emulator) -> Transcoder {
             .build()
             .unwrap(),
     )
-}
-
-fn config() -> TranscoderConfig {
-    TranscoderConfigBuilder::new()
-        .audio_input(AudioInput::rtc("show68", 0, "in-token"))
-        .output(
-            Output::rtc("show68-mix", 1001, "out-token")
-                .with_video(VideoOption::new(640, 360, 800)),
-        )
-        .build()
-        .unwrap()
-}
-
-/// A distinct output token per UID, so that tests can see which token went with which UID.
-fn tokens() -> UidTokens {
-    UidTokens::new()
-        .with(1001, "out-token-1001")
-        .with(1002, "out-token-1002")
-        .with(1, "out-token-1")
-        .with(2, "out-token-2")
-}
-
-fn spec() -> StartSpec {
-    StartSpec::new(
-        "inst-1",
-        UidPair::new(1001, 1002).unwrap(),
-        config(),
-        tokens(),
-    )
-    .unwrap()
 }
 
 /// Request times of `op`, in seconds since the first Create (rounded to 0.1 s). The account's

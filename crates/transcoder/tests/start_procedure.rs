@@ -4,6 +4,8 @@
 
 #![allow(clippy::unwrap_used)] // tests fail loudly on a broken setup
 
+mod common;
+
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -11,12 +13,10 @@ use std::time::Duration;
 use agora_rest_core::name::UidPair;
 use agora_rest_core::operation::Operation;
 use agora_rest_emulator::{Emulator, Fault, FaultRule};
-use agora_rest_model::transcoder::{
-    AudioInput, Output, TranscoderConfig, TranscoderConfigBuilder, VideoOption,
-};
 use agora_rest_transcoder::{Error, StartSpec, Transcoder, UidTokens};
 use agora_rest_transport::{Client, Config, Credentials};
 use bytes::Bytes;
+use common::{config, spec};
 use http::{Request, Response};
 
 const TASK: &str = "0123456789abcdef0123456789abcdef";
@@ -143,33 +143,6 @@ fn transcoder(fake: &Fake) -> Transcoder {
             .build()
             .unwrap(),
     )
-}
-
-fn config() -> TranscoderConfig {
-    TranscoderConfigBuilder::new()
-        .audio_input(AudioInput::rtc("show68", 0, "in-token"))
-        .output(
-            Output::rtc("show68-mix", 1001, "out-token")
-                .with_video(VideoOption::new(640, 360, 800)),
-        )
-        .build()
-        .unwrap()
-}
-
-fn tokens() -> UidTokens {
-    UidTokens::new()
-        .with(1001, "token-for-1001")
-        .with(1002, "token-for-1002")
-}
-
-fn spec() -> StartSpec {
-    StartSpec::new(
-        "inst-1",
-        UidPair::new(1001, 1002).unwrap(),
-        config(),
-        tokens(),
-    )
-    .unwrap()
 }
 
 fn task(status: &str) -> String {
