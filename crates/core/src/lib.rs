@@ -43,6 +43,7 @@ pub mod ncs;
 pub mod operation;
 pub mod quota;
 pub mod rate;
+pub mod reconcile;
 pub mod region;
 pub mod retry_quota;
 pub mod sequence;
