@@ -18,6 +18,7 @@
 //! transport (`agora-rest-transport`).
 
 mod client;
+pub mod controller;
 mod create;
 mod error;
 mod list;

@@ -1,0 +1,838 @@
+//! A level-triggered controller that keeps declared converters alive (kube-runtime's shape).
+//!
+//! The application declares what should exist ([`Controller::apply`], [`Controller::remove`]);
+//! the controller looks at one converter at a time — what is declared, what was last observed,
+//! a short history — and core's `reconcile::decide` says what to do:
+//! adopt what runs, create, send the latest spec as a sequenced update, wait out the HA
+//! window, delete and re-create (within an hourly cap, after a back-off on failures), leave a
+//! converter that ended by idle timeout, stop on a permanent refusal, delete on removal.
+//! Everything it needs to resume lives in its stores (`agora_rest_transport::controller_store`).
+//!
+//! Observed state comes from Get at the guide's cadence (every 2 minutes by default, jittered;
+//! after a 404 or 5xx on the guide's 5–6 / 10–11 / 15–16 s schedule) and from notices fed to
+//! [`Controller::notify`], routed by converter id: a notice wakes only its own converter.
+//!
+//! Dropping every handle of a controller stops it; the converters keep running, and a new
+//! controller on the same stores (or re-applied specs) adopts them.
+
+mod events;
+mod scheduler;
+mod spec;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use agora_rest_core::backoff::MEDIA_PUSH_RETRY;
+use agora_rest_core::health::{
+    ConverterHealth, ConverterObservation, ConverterVerdict, HA_MIGRATION_WINDOW,
+};
+use agora_rest_core::operation::Operation;
+use agora_rest_core::reconcile::{
+    Action, Desired, Health, History, Observed, RECREATIONS_PER_HOUR, RecreateBudget, Refusal,
+    decide,
+};
+use agora_rest_model::mediapush::ConverterState;
+use agora_rest_model::ncs::{DestroyReason, MediaPushEvent, MediaPushEventKind};
+use agora_rest_transport::Call;
+use agora_rest_transport::controller_store::{
+    DesiredStore, InMemoryDesiredStore, InMemoryLeaseStore, InMemoryStatusStore, LeaseStore,
+    ObservedState, ResourceStatus, StatusStore,
+};
+use futures_util::TryStreamExt;
+use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+
+pub use events::ControllerEvent;
+pub use spec::ConverterSpec;
+
+use crate::client::{MediaPush, ONE_PATH};
+use crate::{Deleted, Error, Update};
+use scheduler::Scheduler;
+
+/// Controller settings; the defaults are the guide's cadence.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ControllerConfig {
+    /// How often a healthy converter is looked at (default 2 minutes).
+    pub poll_every: Duration,
+    /// Jitter of the poll interval, a fraction (default 0.1: ±10 %).
+    pub poll_jitter: f64,
+    /// Re-creations per converter per hour (default 6).
+    pub recreations_per_hour: u32,
+    /// The HA migration window a 404 streak must outlast (default 120 s; `None`: the literal
+    /// "three in a row").
+    pub ha_window: Option<Duration>,
+    /// Converters reconciled at once (default 16).
+    pub max_parallel: usize,
+    /// This replica's name in leases.
+    pub holder: String,
+    /// How long a lease lasts.
+    pub lease_ttl: Duration,
+    /// Events kept for slow subscribers before they see `Lagged` (default 1024).
+    pub event_capacity: usize,
+}
+
+impl Default for ControllerConfig {
+    fn default() -> Self {
+        ControllerConfig {
+            poll_every: Duration::from_secs(120),
+            poll_jitter: 0.1,
+            recreations_per_hour: RECREATIONS_PER_HOUR,
+            ha_window: Some(HA_MIGRATION_WINDOW),
+            max_parallel: 16,
+            holder: "agora-rest".to_string(),
+            lease_ttl: Duration::from_secs(30),
+            event_capacity: 1024,
+        }
+    }
+}
+
+impl ControllerConfig {
+    /// Sets the poll interval.
+    pub fn poll_every(mut self, every: Duration) -> Self {
+        self.poll_every = every;
+        self
+    }
+
+    /// Sets the poll jitter (0 for exact intervals).
+    pub fn poll_jitter(mut self, jitter: f64) -> Self {
+        self.poll_jitter = jitter;
+        self
+    }
+
+    /// Sets how many events a slow subscriber may fall behind before it sees `Lagged`.
+    pub fn event_capacity(mut self, n: usize) -> Self {
+        self.event_capacity = n;
+        self
+    }
+
+    /// Sets the re-creation cap per hour.
+    pub fn recreations_per_hour(mut self, cap: u32) -> Self {
+        self.recreations_per_hour = cap;
+        self
+    }
+}
+
+/// The stores a controller keeps its state in (in memory by default).
+#[derive(Debug, Clone)]
+pub struct Stores {
+    /// Declared specs.
+    pub desired: Arc<dyn DesiredStore>,
+    /// What was learnt per converter.
+    pub status: Arc<dyn StatusStore>,
+    /// Who acts on which converter.
+    pub leases: Arc<dyn LeaseStore>,
+}
+
+impl Default for Stores {
+    fn default() -> Self {
+        Stores {
+            desired: Arc::new(InMemoryDesiredStore::new()),
+            status: Arc::new(InMemoryStatusStore::new()),
+            leases: Arc::new(InMemoryLeaseStore::new()),
+        }
+    }
+}
+
+/// What a notice said, waiting for the converter's next reconcile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Noticed {
+    Failed,
+    Ended { by_idle: bool },
+}
+
+/// Per-converter memory of this process: health counting and notices not yet acted on.
+#[derive(Debug, Default)]
+struct KeyState {
+    health: ConverterHealth,
+    noticed: Option<Noticed>,
+    sequence_floored: bool,
+}
+
+struct Shared {
+    push: MediaPush,
+    stores: Stores,
+    config: ControllerConfig,
+    events: broadcast::Sender<ControllerEvent>,
+    /// Converter id → key, for routing notices.
+    ids: Mutex<HashMap<String, String>>,
+    keys: Mutex<HashMap<String, KeyState>>,
+    /// Unix milliseconds at start and the tokio instant it corresponds to.
+    unix_origin_ms: u64,
+    origin: Instant,
+}
+
+impl Shared {
+    fn say(&self, e: ControllerEvent) {
+        let _ = self.events.send(e);
+    }
+
+    /// Controller time as Unix milliseconds (tokio's clock from a wall-clock origin).
+    fn unix_ms(&self) -> u64 {
+        let elapsed = u64::try_from(self.origin.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.unix_origin_ms.saturating_add(elapsed)
+    }
+
+    fn with_key<T>(&self, key: &str, f: impl FnOnce(&mut KeyState) -> T) -> T {
+        let mut keys = self.keys.lock().unwrap_or_else(PoisonError::into_inner);
+        let ha = self.config.ha_window;
+        f(keys.entry(key.to_string()).or_insert_with(|| KeyState {
+            health: ConverterHealth::new().with_ha_window(ha),
+            ..KeyState::default()
+        }))
+    }
+}
+
+enum Command {
+    Wake(String),
+    Shutdown(oneshot::Sender<()>),
+}
+
+/// A running controller. Cheap to clone; dropping every clone stops it (the converters keep
+/// running).
+#[derive(Clone)]
+pub struct Controller {
+    shared: Arc<Shared>,
+    commands: mpsc::UnboundedSender<Command>,
+}
+
+impl std::fmt::Debug for Controller {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Controller")
+            .field("config", &self.shared.config)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The wall clock in Unix milliseconds: read once when a controller starts, the one place it
+/// enters (controller time runs on tokio's clock from there, so paused tests drive it).
+#[allow(clippy::disallowed_methods)]
+fn wall_unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+impl Controller {
+    /// Starts a controller on the current tokio runtime, with in-memory stores.
+    pub fn start(push: MediaPush, config: ControllerConfig) -> Controller {
+        Controller::start_with(push, config, Stores::default())
+    }
+
+    /// Starts a controller on `stores`: every key already declared there is reconciled at once
+    /// (what runs is adopted).
+    pub fn start_with(push: MediaPush, config: ControllerConfig, stores: Stores) -> Controller {
+        let (events, _) = broadcast::channel(config.event_capacity.max(1));
+        let shared = Arc::new(Shared {
+            push,
+            stores,
+            config,
+            events,
+            ids: Mutex::default(),
+            keys: Mutex::default(),
+            unix_origin_ms: wall_unix_ms(),
+            origin: Instant::now(),
+        });
+        let (commands, rx) = mpsc::unbounded_channel();
+        tokio::spawn(drive(Arc::clone(&shared), rx));
+        Controller { shared, commands }
+    }
+
+    /// Declares a converter (created, adopted or updated to match); returns the spec's
+    /// generation. Validated first: a bad spec is an error naming the field.
+    pub async fn apply(&self, spec: ConverterSpec) -> Result<u64, Error> {
+        let spec = ConverterSpec::new(spec.region, spec.converter.clone()).map(|s| {
+            s.recreate_after_idle(spec.recreate_after_idle)
+                .on_immutable_change(spec.immutable_change)
+        })?;
+        let value = serde_json::to_value(&spec).map_err(|e| agora_rest_model::Error::Decode {
+            what: "converter spec",
+            reason: e.to_string(),
+        })?;
+        let key = spec.key().to_string();
+        let generation = self.shared.stores.desired.apply(&key, value).await?;
+        let _ = self.commands.send(Command::Wake(key));
+        Ok(generation)
+    }
+
+    /// Removes a declared converter: it is deleted within one scheduling step.
+    pub async fn remove(&self, key: &str) -> Result<(), Error> {
+        self.shared.stores.desired.remove(key).await?;
+        let _ = self.commands.send(Command::Wake(key.to_string()));
+        Ok(())
+    }
+
+    /// Feeds a Media Push notice; it wakes only the converter it names.
+    pub fn notify(&self, event: &MediaPushEvent) {
+        let Some(id) = event.payload.converter.id.as_deref() else {
+            return;
+        };
+        let key = self
+            .shared
+            .ids
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(id)
+            .cloned();
+        let Some(key) = key else { return };
+        let noticed = match event.kind {
+            MediaPushEventKind::StateChanged
+                if event.payload.converter.state == Some(ConverterState::Failed) =>
+            {
+                Some(Noticed::Failed)
+            }
+            MediaPushEventKind::Destroyed => Some(Noticed::Ended {
+                by_idle: event.payload.destroy_reason == Some(DestroyReason::IdleTimeout),
+            }),
+            _ => None,
+        };
+        if let Some(n) = noticed {
+            self.shared.with_key(&key, |k| k.noticed = Some(n));
+            let _ = self.commands.send(Command::Wake(key));
+        }
+    }
+
+    /// Subscribes to events (optional; dropping the receiver stops nothing).
+    pub fn events(&self) -> broadcast::Receiver<ControllerEvent> {
+        self.shared.events.subscribe()
+    }
+
+    /// What the controller knows of `key` (its converter id, sequence, state).
+    pub async fn status(&self, key: &str) -> Result<Option<ResourceStatus>, Error> {
+        Ok(self.shared.stores.status.get(key).await?)
+    }
+
+    /// Stops reconciling (within one scheduling step; in-flight actions are cancelled). The
+    /// converters keep running.
+    pub async fn shutdown(&self) {
+        let (ack, done) = oneshot::channel();
+        if self.commands.send(Command::Shutdown(ack)).is_ok() {
+            let _ = done.await;
+        }
+    }
+}
+
+/// The scheduling loop: due keys are reconciled, at most `max_parallel` at once and each key
+/// by one task at a time.
+async fn drive(shared: Arc<Shared>, mut commands: mpsc::UnboundedReceiver<Command>) {
+    let mut sched = Scheduler::default();
+    let mut running: JoinSet<(String, Option<Instant>)> = JoinSet::new();
+    let mut busy: HashSet<String> = HashSet::new();
+    // Resume: every key declared in the stores.
+    if let Ok(keys) = shared.stores.desired.keys().await {
+        let now = Instant::now();
+        for k in keys {
+            sched.schedule(&k, now);
+        }
+    }
+    let max = shared.config.max_parallel.max(1);
+    loop {
+        // With every slot taken, only a finished reconcile or a command can make progress:
+        // waiting on an overdue key then would spin.
+        let due = sched
+            .next_due()
+            .filter(|_| running.len() < max)
+            .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
+        tokio::select! {
+            cmd = commands.recv() => match cmd {
+                None => break,
+                Some(Command::Wake(k)) => sched.schedule(&k, Instant::now()),
+                Some(Command::Shutdown(ack)) => {
+                    running.abort_all();
+                    let _ = ack.send(());
+                    break;
+                }
+            },
+            () = tokio::time::sleep_until(due) => {}
+            Some(done) = running.join_next(), if !running.is_empty() => {
+                if let Ok((key, next)) = done {
+                    busy.remove(&key);
+                    if let Some(at) = next {
+                        sched.schedule(&key, at);
+                    }
+                }
+            }
+        }
+        let room = max.saturating_sub(running.len());
+        for key in sched.take_due(Instant::now(), room) {
+            if !busy.insert(key.clone()) {
+                // Being reconciled: look again right after.
+                sched.schedule(&key, Instant::now() + Duration::from_millis(100));
+                continue;
+            }
+            let shared = Arc::clone(&shared);
+            running.spawn(async move {
+                let next = reconcile(&shared, &key).await;
+                (key, next)
+            });
+        }
+    }
+    running.abort_all();
+}
+
+fn jittered(shared: &Shared, base: Duration) -> Duration {
+    let j = shared.config.poll_jitter.clamp(0.0, 0.9);
+    let f = 1.0 + j * (2.0 * shared.push.transport().jitter() - 1.0);
+    base.mul_f64(f.max(0.0))
+}
+
+fn refusal_of(e: &Error) -> Option<Refusal> {
+    match e {
+        Error::Invalid(_) | Error::NameRequired => Some(Refusal::BadRequest),
+        Error::Transport(t) => match t.status() {
+            Some(400) => Some(Refusal::BadRequest),
+            Some(401) => Some(Refusal::Unauthorized),
+            Some(403) => Some(Refusal::Forbidden),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+fn refusal_name(r: Refusal) -> &'static str {
+    match r {
+        Refusal::BadRequest => "bad request",
+        Refusal::Unauthorized => "unauthorized",
+        Refusal::Forbidden => "forbidden",
+        Refusal::NameTaken => "name taken",
+        Refusal::ImmutableChange => "immutable change",
+        _ => "re-creations disabled",
+    }
+}
+
+fn refusal_from(name: Option<&str>) -> Refusal {
+    match name {
+        Some("unauthorized") => Refusal::Unauthorized,
+        Some("forbidden") => Refusal::Forbidden,
+        Some("name taken") => Refusal::NameTaken,
+        Some("immutable change") => Refusal::ImmutableChange,
+        Some("re-creations disabled") => Refusal::RecreationsDisabled,
+        _ => Refusal::BadRequest,
+    }
+}
+
+/// One reconcile of `key`; returns when to look again (`None`: not until something changes).
+async fn reconcile(shared: &Shared, key: &str) -> Option<Instant> {
+    let now_i = Instant::now();
+    let retry_soon = Some(now_i + Duration::from_secs(30));
+    let Ok(entry) = shared.stores.desired.get(key).await else {
+        return retry_soon;
+    };
+    let Ok(stored) = shared.stores.status.get(key).await else {
+        return retry_soon;
+    };
+    let mut st = stored.unwrap_or_default();
+    let Ok(Some(_lease)) = shared
+        .stores
+        .leases
+        .acquire(key, &shared.config.holder, shared.config.lease_ttl)
+        .await
+    else {
+        // Another replica owns it (or the lease store is down): take no action.
+        return Some(now_i + shared.config.lease_ttl);
+    };
+    let spec: Option<ConverterSpec> = entry
+        .as_ref()
+        .and_then(|e| serde_json::from_value(e.spec.clone()).ok());
+    let generation = entry.as_ref().map_or(0, |e| e.generation);
+
+    // Observe: a notice waiting, or a Get of a running converter.
+    let mut poll_after = jittered(shared, shared.config.poll_every);
+    let noticed = shared.with_key(key, |k| k.noticed.take());
+    let mut immutable_differs = false;
+    match noticed {
+        Some(Noticed::Ended { by_idle }) => {
+            st.observed = if by_idle {
+                ObservedState::EndedIdle
+            } else {
+                ObservedState::Ended
+            };
+        }
+        Some(Noticed::Failed) => st.observed = ObservedState::Failed,
+        None => {}
+    }
+    if let (Some(id), true) = (
+        st.resource_id.clone(),
+        matches!(
+            st.observed,
+            ObservedState::Healthy | ObservedState::Degraded | ObservedState::Migrating
+        ),
+    ) {
+        if let Some(spec) = &spec {
+            shared.push.learn(&id, spec.region, &spec.converter);
+        }
+        let call = Call::new(Operation::PushGet, ONE_PATH).without_status_retries();
+        let now = now_i.duration_since(shared.origin);
+        let observation = match shared.push.get_with(&id, call).await {
+            Ok(info) => {
+                if let Some(spec) = &spec {
+                    immutable_differs = spec.immutable_differs(&info);
+                }
+                if info.state == Some(ConverterState::Failed) {
+                    ConverterObservation::StateFailed
+                } else {
+                    ConverterObservation::Alive
+                }
+            }
+            Err(e) if e.is_not_found() => ConverterObservation::NotFound,
+            Err(e) if e.status().is_some_and(|s| s >= 500) => ConverterObservation::ServerError,
+            Err(e) => match refusal_of(&e) {
+                Some(r) => {
+                    st.observed = ObservedState::Refused;
+                    st.refusal = Some(refusal_name(r).to_string());
+                    ConverterObservation::Inconclusive
+                }
+                None => ConverterObservation::Inconclusive,
+            },
+        };
+        if st.observed != ObservedState::Refused {
+            let verdict = shared.with_key(key, |k| k.health.observe(observation, now));
+            st.observed = match verdict {
+                ConverterVerdict::Healthy => ObservedState::Healthy,
+                ConverterVerdict::Failed(_) => ObservedState::Failed,
+                ConverterVerdict::Degraded { consecutive, .. } => {
+                    let n = usize::try_from(consecutive.saturating_sub(1)).unwrap_or(0);
+                    poll_after = MEDIA_PUSH_RETRY
+                        .delay(n.min(2), shared.push.transport().jitter())
+                        .unwrap_or(poll_after);
+                    if observation == ConverterObservation::NotFound {
+                        ObservedState::Migrating
+                    } else {
+                        ObservedState::Degraded
+                    }
+                }
+            };
+        }
+    }
+
+    // Decide.
+    let now_unix = shared.unix_ms();
+    let now = Duration::from_millis(now_unix);
+    let desired = Desired {
+        present: spec.is_some(),
+        generation,
+        recreate_after_idle: spec.as_ref().is_some_and(|s| s.recreate_after_idle),
+        immutable_change: spec
+            .as_ref()
+            .map(|s| s.immutable_change)
+            .unwrap_or_default(),
+    };
+    let health_of = |o: ObservedState| match o {
+        ObservedState::Failed => Health::Failed,
+        ObservedState::Migrating => Health::Degraded,
+        ObservedState::Degraded => Health::Degraded,
+        _ => Health::Healthy,
+    };
+    let observed = match st.observed {
+        ObservedState::Unknown => Observed::Unknown,
+        ObservedState::Absent => Observed::Absent,
+        ObservedState::EndedIdle => Observed::Ended { by_idle: true },
+        ObservedState::Ended => Observed::Ended { by_idle: false },
+        ObservedState::Refused => Observed::Refused(refusal_from(st.refusal.as_deref())),
+        o => Observed::Present {
+            health: health_of(o),
+            applied: st.applied_generation,
+            immutable_differs,
+        },
+    };
+    let history = History {
+        existed: st.existed,
+        failures: st.failures,
+        last_failure_at: Duration::from_millis(st.last_failure_unix_ms),
+        recreations: RecreateBudget::from_times(
+            shared.config.recreations_per_hour,
+            st.recreations_unix_ms
+                .iter()
+                .map(|ms| Duration::from_millis(*ms))
+                .collect(),
+        ),
+    };
+    let action = decide(&desired, &observed, &history, now);
+
+    // Act.
+    let soon = Some(Instant::now() + Duration::from_secs(1));
+    let next = match (action, &spec) {
+        (Action::Poll, _) => Some(Instant::now() + poll_after),
+        (Action::Wait { until } | Action::WaitMigration { until }, _) => {
+            if matches!(action, Action::WaitMigration { .. }) {
+                shared.say(ControllerEvent::Migrating {
+                    key: key.to_string(),
+                });
+            }
+            let wait = until.saturating_sub(now);
+            Some(Instant::now() + wait.min(poll_after).max(Duration::from_secs(1)))
+        }
+        (Action::Finished, _) => {
+            shared.say(ControllerEvent::Finished {
+                key: key.to_string(),
+            });
+            None
+        }
+        (Action::Degraded(r), _) => {
+            st.observed = ObservedState::Refused;
+            st.refusal = Some(refusal_name(r).to_string());
+            shared.say(ControllerEvent::Degraded {
+                key: key.to_string(),
+                why: refusal_name(r).to_string(),
+            });
+            None
+        }
+        (Action::Lookup, _) => {
+            lookup(shared, key, spec.as_ref(), &mut st).await;
+            soon
+        }
+        (Action::Create, Some(spec)) => {
+            create(shared, key, spec, generation, &mut st, None, now_unix).await;
+            soon
+        }
+        (Action::Recreate, Some(spec)) => {
+            let old = st.resource_id.clone();
+            if let Some(id) = &old {
+                shared.push.learn(id, spec.region, &spec.converter);
+                let _ = shared.push.delete(id).await;
+                shared
+                    .ids
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .remove(id);
+            }
+            st.resource_id = None;
+            create(shared, key, spec, generation, &mut st, Some(old), now_unix).await;
+            soon
+        }
+        (Action::Update, Some(spec)) => {
+            update(shared, key, spec, generation, &mut st, now_unix).await;
+            soon
+        }
+        (Action::Delete, _) => {
+            let id = st.resource_id.clone();
+            match &id {
+                Some(id) => {
+                    if let Ok(r) = st.region.as_deref().unwrap_or("na").parse() {
+                        let _ = shared.push.locate(id, r);
+                    }
+                    match shared.push.delete(id).await {
+                        Ok(Deleted::Deleted | Deleted::AlreadyGone)
+                        | Err(Error::UnknownConverter { .. }) => {
+                            st.observed = ObservedState::Absent;
+                        }
+                        Err(e) => fail(shared, key, "delete", &e, &mut st, now_unix),
+                    }
+                }
+                None => st.observed = ObservedState::Absent,
+            }
+            if st.observed == ObservedState::Absent {
+                shared.say(ControllerEvent::Deleted {
+                    key: key.to_string(),
+                    id,
+                });
+            }
+            soon
+        }
+        (Action::Forget, _) => {
+            let _ = shared.stores.status.remove(key).await;
+            if let Some(id) = &st.resource_id {
+                shared
+                    .ids
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .remove(id);
+            }
+            shared
+                .keys
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .remove(key);
+            return None;
+        }
+        // A create, update or re-create needs a spec; without one the key is being removed.
+        (_, None) => soon,
+    };
+    let _ = shared.stores.status.put(key, &st).await;
+    next
+}
+
+fn fail(
+    shared: &Shared,
+    key: &str,
+    action: &'static str,
+    e: &Error,
+    st: &mut ResourceStatus,
+    now_unix: u64,
+) {
+    if let Some(r) = refusal_of(e) {
+        st.observed = ObservedState::Refused;
+        st.refusal = Some(refusal_name(r).to_string());
+        shared.say(ControllerEvent::Degraded {
+            key: key.to_string(),
+            why: format!("{action}: {e}"),
+        });
+        return;
+    }
+    st.failures = st.failures.saturating_add(1);
+    st.last_failure_unix_ms = now_unix;
+    shared.say(ControllerEvent::ActionFailed {
+        key: key.to_string(),
+        action,
+        error: e.to_string(),
+    });
+}
+
+fn remember_id(shared: &Shared, key: &str, id: &str) {
+    shared
+        .ids
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .insert(id.to_string(), key.to_string());
+}
+
+/// Finds a running converter with the key's name and adopts it.
+async fn lookup(shared: &Shared, key: &str, spec: Option<&ConverterSpec>, st: &mut ResourceStatus) {
+    let found = match spec {
+        Some(s) => shared.push.find_by_name(s.channel(), key).await,
+        None => {
+            let list = shared.push.list();
+            futures_util::pin_mut!(list);
+            let mut found = Ok(None);
+            loop {
+                match list.try_next().await {
+                    Ok(Some(m)) if m.converter_name == key => {
+                        found = Ok(Some(m));
+                        break;
+                    }
+                    Ok(Some(_)) => {}
+                    Ok(None) => break,
+                    Err(e) => {
+                        found = Err(e);
+                        break;
+                    }
+                }
+            }
+            found
+        }
+    };
+    match found {
+        Ok(Some(m)) => {
+            st.resource_id = Some(m.converter_id.clone());
+            st.existed = true;
+            st.observed = ObservedState::Healthy;
+            // What it holds is not known: the latest spec is sent as an update.
+            st.applied_generation = 0;
+            if let Some(s) = spec {
+                st.region = Some(s.region.to_string());
+                shared.push.learn(&m.converter_id, s.region, &s.converter);
+            }
+            remember_id(shared, key, &m.converter_id);
+            shared.say(ControllerEvent::Adopted {
+                key: key.to_string(),
+                id: m.converter_id,
+            });
+        }
+        Ok(None) => st.observed = ObservedState::Absent,
+        Err(e) => {
+            shared.say(ControllerEvent::ActionFailed {
+                key: key.to_string(),
+                action: "lookup",
+                error: e.to_string(),
+            });
+        }
+    }
+}
+
+async fn create(
+    shared: &Shared,
+    key: &str,
+    spec: &ConverterSpec,
+    generation: u64,
+    st: &mut ResourceStatus,
+    recreating: Option<Option<String>>,
+    now_unix: u64,
+) {
+    match shared
+        .push
+        .create(spec.region, spec.converter.clone())
+        .await
+    {
+        Ok(created) => {
+            let id = created.converter.id.clone();
+            if recreating.is_some() || st.existed {
+                st.recreations_unix_ms.push(now_unix);
+                let cap = usize::try_from(shared.config.recreations_per_hour.max(1)).unwrap_or(1);
+                let len = st.recreations_unix_ms.len();
+                if len > cap {
+                    st.recreations_unix_ms.drain(..len - cap);
+                }
+            }
+            st.resource_id = Some(id.clone());
+            st.region = Some(spec.region.to_string());
+            st.existed = true;
+            st.observed = ObservedState::Healthy;
+            st.applied_generation = generation;
+            st.failures = 0;
+            remember_id(shared, key, &id);
+            shared.with_key(key, |k| {
+                k.health = ConverterHealth::new().with_ha_window(shared.config.ha_window);
+            });
+            shared.say(match recreating {
+                Some(old) => ControllerEvent::Recreated {
+                    key: key.to_string(),
+                    old,
+                    new: id,
+                },
+                None if created.adopted => ControllerEvent::Adopted {
+                    key: key.to_string(),
+                    id,
+                },
+                None => ControllerEvent::Created {
+                    key: key.to_string(),
+                    id,
+                },
+            });
+        }
+        // Held by a converter with our name (an earlier process made it): look it up.
+        Err(Error::NameTaken { .. }) => st.observed = ObservedState::Unknown,
+        Err(e) => fail(shared, key, "create", &e, st, now_unix),
+    }
+}
+
+async fn update(
+    shared: &Shared,
+    key: &str,
+    spec: &ConverterSpec,
+    generation: u64,
+    st: &mut ResourceStatus,
+    now_unix: u64,
+) {
+    let Some(id) = st.resource_id.clone() else {
+        st.observed = ObservedState::Unknown;
+        return;
+    };
+    shared.push.learn(&id, spec.region, &spec.converter);
+    // Sequences rise across processes: start this process's numbers above the stored last one
+    // and above a time-based floor, so a first update after a restart is never stale.
+    let floored = shared.with_key(key, |k| std::mem::replace(&mut k.sequence_floored, true));
+    if !floored {
+        let floor = st.last_sequence.unwrap_or(0).max(now_unix);
+        if let Err(e) = shared.push.config.sequences.observe(&id, floor).await {
+            fail(shared, key, "update", &Error::Transport(e), st, now_unix);
+            return;
+        }
+    }
+    let update = Update::from_parts(spec.converter.clone(), spec.update_paths());
+    match shared.push.update(&id, update).await {
+        Ok(_) => {
+            st.applied_generation = generation;
+            st.failures = 0;
+            st.last_sequence = shared.push.config.sequences.last(&id).await.ok().flatten();
+            shared.say(ControllerEvent::Updated {
+                key: key.to_string(),
+                id,
+                generation,
+            });
+        }
+        Err(e) if e.is_not_found() => st.observed = ObservedState::Migrating,
+        Err(e) => fail(shared, key, "update", &e, st, now_unix),
+    }
+}

@@ -1,0 +1,306 @@
+//! The converter controller against the in-process emulator under tokio's paused clock: the
+//! defects of the old `supervise`, each as a scenario. Every test runs under an overall limit of
+//! paused time, so a regression fails instead of hanging.
+
+#![allow(clippy::unwrap_used)] // tests fail loudly on a broken setup
+
+use std::time::Duration;
+
+use agora_rest_core::operation::Operation;
+use agora_rest_core::region::PathRegion;
+use agora_rest_emulator::{Emulator, Fault, FaultRule};
+use agora_rest_mediapush::MediaPush;
+use agora_rest_mediapush::controller::{
+    Controller, ControllerConfig, ControllerEvent, ConverterSpec, Stores,
+};
+use agora_rest_model::mediapush::{
+    AudioOptions, Converter, ConverterBuilder, LayoutElement, LayoutRegion, VideoOptions,
+};
+use agora_rest_model::ncs::{MediaPushEventKind, Notification};
+use agora_rest_transport::controller_store::ObservedState;
+use agora_rest_transport::{Client, Config, Credentials};
+
+fn push(emu: &Emulator) -> MediaPush {
+    let c = Config::new("app", Credentials::new("cid", "csecret").unwrap()).with_jitter(|| 0.0);
+    MediaPush::new(
+        Client::builder(c)
+            .with_service(emu.service())
+            .build()
+            .unwrap(),
+    )
+}
+
+fn converter(name: &str, url: &str) -> Converter {
+    ConverterBuilder::transcoded("show68", url)
+        .name(name)
+        .audio(AudioOptions::default())
+        .video(
+            VideoOptions::new(640, 360, 800).with_layout(vec![LayoutElement::stream(
+                1,
+                LayoutRegion::new(0, 0, 640, 360),
+            )]),
+        )
+        .build()
+        .unwrap()
+}
+
+fn spec(name: &str, url: &str) -> ConverterSpec {
+    ConverterSpec::new(PathRegion::Na, converter(name, url)).unwrap()
+}
+
+fn config() -> ControllerConfig {
+    ControllerConfig::default().poll_jitter(0.0)
+}
+
+async fn bounded<T>(f: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(Duration::from_secs(6 * 3600), f)
+        .await
+        .expect("done within six hours of paused time")
+}
+
+/// Lets the controller run for `d` of paused time.
+async fn run_for(d: Duration) {
+    tokio::time::sleep(d).await;
+}
+
+fn gets(emu: &Emulator, id: &str) -> usize {
+    emu.request_log()
+        .iter()
+        .filter(|l| l.op == Some(Operation::PushGet) && l.path.contains(id))
+        .count()
+}
+
+fn count(emu: &Emulator, op: Operation) -> usize {
+    emu.request_log()
+        .iter()
+        .filter(|l| l.op == Some(op))
+        .count()
+}
+
+/// `supervise` of a converter that already existed emitted `NameTaken` and stopped; the
+/// controller adopts it, and its first update is applied (not stale).
+#[tokio::test(start_paused = true)]
+async fn a_running_converter_is_adopted_and_updated() {
+    bounded(async {
+        let emu = Emulator::builder().build();
+        let made = push(&emu)
+            .create(PathRegion::Na, converter("show68_h", "rtmp://a/x"))
+            .await
+            .unwrap();
+        let ctl = Controller::start(push(&emu), config());
+        let mut events = ctl.events();
+        ctl.apply(spec("show68_h", "rtmp://b/x")).await.unwrap();
+        run_for(Duration::from_secs(30)).await;
+        assert_eq!(emu.converters().len(), 1, "no duplicate");
+        assert_eq!(emu.converters()[0].id, made.converter.id);
+        assert_eq!(
+            emu.converters()[0].converter.rtmp_url.as_deref(),
+            Some("rtmp://b/x")
+        );
+        let mut seen = Vec::new();
+        while let Ok(e) = events.try_recv() {
+            seen.push(e);
+        }
+        assert!(
+            seen.iter()
+                .any(|e| matches!(e, ControllerEvent::Adopted { .. })),
+            "{seen:?}"
+        );
+        assert!(
+            seen.iter()
+                .any(|e| matches!(e, ControllerEvent::Updated { .. })),
+            "{seen:?}"
+        );
+        ctl.shutdown().await;
+    })
+    .await;
+}
+
+/// A re-create used the original body, reverting every update; the controller re-creates from
+/// the latest spec.
+#[tokio::test(start_paused = true)]
+async fn a_recreate_uses_the_latest_spec() {
+    bounded(async {
+        let emu = Emulator::builder().build();
+        let ctl = Controller::start(push(&emu), config());
+        ctl.apply(spec("k1", "rtmp://a/x")).await.unwrap();
+        run_for(Duration::from_secs(10)).await;
+        ctl.apply(spec("k1", "rtmp://b/x")).await.unwrap();
+        run_for(Duration::from_secs(10)).await;
+        let first = emu.converters()[0].id.clone();
+        assert!(emu.fail_converter(&first));
+        run_for(Duration::from_secs(300)).await;
+        let now: Vec<_> = emu.converters();
+        assert_eq!(now.len(), 1, "{now:?}");
+        assert_ne!(now[0].id, first, "re-created");
+        assert_eq!(now[0].converter.rtmp_url.as_deref(), Some("rtmp://b/x"));
+        ctl.shutdown().await;
+    })
+    .await;
+}
+
+/// A converter that ended by idle timeout was re-created forever (19 times an hour); the
+/// controller leaves it ended.
+#[tokio::test(start_paused = true)]
+async fn an_idle_timeout_end_is_not_recreated() {
+    bounded(async {
+        let emu = Emulator::builder().build();
+        let ctl = Controller::start(push(&emu), config());
+        ctl.apply(spec("idle", "rtmp://a/x")).await.unwrap();
+        run_for(Duration::from_secs(10)).await;
+        emu.set_publishers("show68", false);
+        for _ in 0..60 {
+            run_for(Duration::from_secs(60)).await;
+            for n in emu.take_notices() {
+                if let Notification::MediaPush(ev) = n.notification {
+                    ctl.notify(&ev);
+                }
+            }
+        }
+        assert_eq!(
+            count(&emu, Operation::PushCreate),
+            1,
+            "created once, never again"
+        );
+        let st = ctl.status("idle").await.unwrap().unwrap();
+        assert_eq!(st.observed, ObservedState::EndedIdle);
+        ctl.shutdown().await;
+    })
+    .await;
+}
+
+/// Every notice restarted the poll timer (0 polls in an hour of notices); a notice now moves
+/// only its own converter, and polls keep their cadence.
+#[tokio::test(start_paused = true)]
+async fn notices_never_delay_polls() {
+    bounded(async {
+        let emu = Emulator::builder().build();
+        let ctl = Controller::start(push(&emu), config());
+        ctl.apply(spec("a", "rtmp://a/x")).await.unwrap();
+        ctl.apply(spec("b", "rtmp://b/x")).await.unwrap();
+        run_for(Duration::from_secs(10)).await;
+        let a = ctl.status("a").await.unwrap().unwrap().resource_id.unwrap();
+        let b = ctl.status("b").await.unwrap().unwrap().resource_id.unwrap();
+        let (a0, b0) = (gets(&emu, &a), gets(&emu, &b));
+        let updated = agora_rest_model::ncs::MediaPushEvent {
+            kind: MediaPushEventKind::Updated,
+            payload: serde_json::from_value(serde_json::json!({"converter": {"id": a}, "lts": 1}))
+                .unwrap(),
+        };
+        for _ in 0..60 {
+            ctl.notify(&updated);
+            run_for(Duration::from_secs(60)).await;
+        }
+        // An hour at one poll per 2 minutes: about 30 Gets each.
+        assert!(gets(&emu, &a) - a0 >= 28, "{}", gets(&emu, &a) - a0);
+        assert!(gets(&emu, &b) - b0 >= 28, "{}", gets(&emu, &b) - b0);
+        ctl.shutdown().await;
+    })
+    .await;
+}
+
+/// Held but unread event streams stalled the supervisor after 64 events; dropping the stream
+/// ended it. Neither matters to the controller.
+#[tokio::test(start_paused = true)]
+async fn unread_or_dropped_event_streams_stop_nothing() {
+    bounded(async {
+        let emu = Emulator::builder().build();
+        let ctl = Controller::start(push(&emu), config().event_capacity(4));
+        let mut held = ctl.events();
+        drop(ctl.events());
+        // 18: under the documented SD cap of the area (20).
+        for i in 0..18 {
+            ctl.apply(spec(&format!("n{i}"), "rtmp://a/x"))
+                .await
+                .unwrap();
+        }
+        run_for(Duration::from_secs(120)).await;
+        assert_eq!(emu.converters().len(), 18);
+        assert!(matches!(
+            held.try_recv(),
+            Err(tokio::sync::broadcast::error::TryRecvError::Lagged(_))
+        ));
+        ctl.shutdown().await;
+    })
+    .await;
+}
+
+/// `stop` was ignored while creates kept failing (327 creates in the hour after it); removal
+/// and shutdown take effect within one step, and failing creates back off.
+#[tokio::test(start_paused = true)]
+async fn removal_and_shutdown_work_while_creates_fail() {
+    bounded(async {
+        let emu = Emulator::builder()
+            .fault(FaultRule::always(Operation::PushCreate, Fault::Status(500)))
+            .build();
+        let ctl = Controller::start(push(&emu), config());
+        ctl.apply(spec("doomed", "rtmp://a/x")).await.unwrap();
+        run_for(Duration::from_secs(3600)).await;
+        let creates = count(&emu, Operation::PushCreate);
+        // Each failed create waits 5, 10, 20, … up to 300 s (each try is the transport's
+        // bounded retries too): a handful of tries in an hour, never a tight loop.
+        assert!(creates < 100, "{creates} creates in an hour");
+        ctl.remove("doomed").await.unwrap();
+        run_for(Duration::from_secs(5)).await;
+        let after = count(&emu, Operation::PushCreate);
+        run_for(Duration::from_secs(3600)).await;
+        assert_eq!(
+            count(&emu, Operation::PushCreate),
+            after,
+            "no create after removal"
+        );
+        assert!(ctl.status("doomed").await.unwrap().is_none(), "forgotten");
+        ctl.shutdown().await;
+    })
+    .await;
+}
+
+/// A forgotten converter (HA window off) spun at 239 creates per hour; re-creations are capped
+/// per hour now.
+#[tokio::test(start_paused = true)]
+async fn recreations_are_capped_per_hour() {
+    bounded(async {
+        let emu = Emulator::builder().build();
+        let ctl = Controller::start(push(&emu), config().recreations_per_hour(3));
+        ctl.apply(spec("flaky", "rtmp://a/x")).await.unwrap();
+        for _ in 0..60 {
+            run_for(Duration::from_secs(60)).await;
+            for c in emu.converters() {
+                emu.fail_converter(&c.id);
+            }
+        }
+        let creates = count(&emu, Operation::PushCreate);
+        assert!(
+            creates <= 1 + 3 + 1,
+            "{creates} creates in an hour with a cap of 3"
+        );
+        ctl.shutdown().await;
+    })
+    .await;
+}
+
+/// After a restart with the same stores, the new controller resumes: no duplicate, and an
+/// update after the restart is applied.
+#[tokio::test(start_paused = true)]
+async fn a_new_controller_resumes_from_the_stores() {
+    bounded(async {
+        let emu = Emulator::builder().build();
+        let stores = Stores::default();
+        let first = Controller::start_with(push(&emu), config(), stores.clone());
+        first.apply(spec("keep", "rtmp://a/x")).await.unwrap();
+        first.apply(spec("keep", "rtmp://b/x")).await.unwrap();
+        run_for(Duration::from_secs(30)).await;
+        first.shutdown().await;
+        drop(first);
+        let second = Controller::start_with(push(&emu), config(), stores);
+        second.apply(spec("keep", "rtmp://c/x")).await.unwrap();
+        run_for(Duration::from_secs(30)).await;
+        assert_eq!(emu.converters().len(), 1);
+        assert_eq!(
+            emu.converters()[0].converter.rtmp_url.as_deref(),
+            Some("rtmp://c/x")
+        );
+        second.shutdown().await;
+    })
+    .await;
+}
