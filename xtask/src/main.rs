@@ -34,6 +34,7 @@ tasks:
   ci         fmt --check, clippy -D warnings, every test, benches built, docs, a fuzz smoke,
              layering check
   fuzz       every fuzz target for --seconds N each (default 60), release build
+  soak       the controller soak at full size (1,000 converters), release build
   layering   only the layering check (core and model pull no runtime or HTTP stack)";
 
 fn main() -> ExitCode {
@@ -42,6 +43,18 @@ fn main() -> ExitCode {
         Some("ci") => ci(),
         Some("layering") => layering(),
         Some("fuzz") => fuzz(&args[1..]),
+        Some("soak") => run(cargo()
+            .args([
+                "test",
+                "--release",
+                "-p",
+                "agora-rest-tests",
+                "--test",
+                "soak",
+                "--",
+                "--nocapture",
+            ])
+            .env("AGORA_SOAK_CONVERTERS", "1000")),
         Some("-h" | "--help" | "help") => {
             say(USAGE);
             Ok(())
