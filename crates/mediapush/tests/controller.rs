@@ -17,7 +17,7 @@ use agora_rest_model::mediapush::{
     AudioOptions, Converter, ConverterBuilder, LayoutElement, LayoutRegion, VideoOptions,
 };
 use agora_rest_model::ncs::{MediaPushEventKind, Notification};
-use agora_rest_transport::controller_store::ObservedState;
+use agora_rest_transport::controller::store::ObservedState;
 use agora_rest_transport::{Client, Config, Credentials};
 
 fn push(emu: &Emulator) -> MediaPush {

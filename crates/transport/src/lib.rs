@@ -17,7 +17,7 @@ pub mod client;
 pub mod clock;
 pub mod config;
 pub mod connection;
-pub mod controller_store;
+pub mod controller;
 pub mod credentials;
 pub mod error;
 pub mod layer;

@@ -6,7 +6,7 @@
 //! adopt what runs, create, send the latest spec as a sequenced update, wait out the HA
 //! window, delete and re-create (within an hourly cap, after a back-off on failures), leave a
 //! converter that ended by idle timeout, stop on a permanent refusal, delete on removal.
-//! Everything it needs to resume lives in its stores (`agora_rest_transport::controller_store`).
+//! Everything it needs to resume lives in its stores (`agora_rest_transport::controller::store`).
 //!
 //! Observed state comes from Get at the guide's cadence (every 2 minutes by default, jittered;
 //! after a 404 or 5xx on the guide's 5–6 / 10–11 / 15–16 s schedule) and from notices fed to
@@ -16,10 +16,9 @@
 //! controller on the same stores (or re-applied specs) adopts them.
 
 mod events;
-mod scheduler;
 mod spec;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -35,13 +34,13 @@ use agora_rest_core::reconcile::{
 use agora_rest_model::mediapush::ConverterState;
 use agora_rest_model::ncs::{DestroyReason, MediaPushEvent, MediaPushEventKind};
 use agora_rest_transport::Call;
-use agora_rest_transport::controller_store::{
+use agora_rest_transport::controller::store::{
     DesiredStore, InMemoryDesiredStore, InMemoryLeaseStore, InMemoryStatusStore, LeaseStore,
     ObservedState, ResourceStatus, StatusStore,
 };
+use agora_rest_transport::controller::{Reconcile, Runtime};
 use futures_util::TryStreamExt;
-use tokio::sync::{broadcast, mpsc, oneshot};
-use tokio::task::JoinSet;
+use tokio::sync::broadcast;
 use tokio::time::Instant;
 
 pub use events::ControllerEvent;
@@ -49,7 +48,6 @@ pub use spec::ConverterSpec;
 
 use crate::client::{MediaPush, ONE_PATH};
 use crate::{Deleted, Error, Update};
-use scheduler::Scheduler;
 
 /// Controller settings; the defaults are the guide's cadence.
 #[derive(Debug, Clone)]
@@ -185,17 +183,12 @@ impl Shared {
     }
 }
 
-enum Command {
-    Wake(String),
-    Shutdown(oneshot::Sender<()>),
-}
-
 /// A running controller. Cheap to clone; dropping every clone stops it (the converters keep
 /// running).
 #[derive(Clone)]
 pub struct Controller {
     shared: Arc<Shared>,
-    commands: mpsc::UnboundedSender<Command>,
+    runtime: Runtime,
 }
 
 impl std::fmt::Debug for Controller {
@@ -235,9 +228,21 @@ impl Controller {
             unix_origin_ms: wall_unix_ms(),
             origin: Instant::now(),
         });
-        let (commands, rx) = mpsc::unbounded_channel();
-        tokio::spawn(drive(Arc::clone(&shared), rx));
-        Controller { shared, commands }
+        let max = shared.config.max_parallel;
+        let stores_desired = Arc::clone(&shared.stores.desired);
+        let reconciler: Arc<dyn Reconcile> = Arc::new(Reconciler(Arc::clone(&shared)));
+        // Resume: every key already declared is reconciled at once (listing the keys is the
+        // runtime's first step, so `start` stays synchronous).
+        let runtime = Runtime::spawn(reconciler, Vec::new(), max);
+        let wake = runtime.clone();
+        tokio::spawn(async move {
+            if let Ok(keys) = stores_desired.keys().await {
+                for k in keys {
+                    wake.wake(&k);
+                }
+            }
+        });
+        Controller { shared, runtime }
     }
 
     /// Declares a converter (created, adopted or updated to match); returns the spec's
@@ -253,14 +258,14 @@ impl Controller {
         })?;
         let key = spec.key().to_string();
         let generation = self.shared.stores.desired.apply(&key, value).await?;
-        let _ = self.commands.send(Command::Wake(key));
+        self.runtime.wake(&key);
         Ok(generation)
     }
 
     /// Removes a declared converter: it is deleted within one scheduling step.
     pub async fn remove(&self, key: &str) -> Result<(), Error> {
         self.shared.stores.desired.remove(key).await?;
-        let _ = self.commands.send(Command::Wake(key.to_string()));
+        self.runtime.wake(key);
         Ok(())
     }
 
@@ -290,7 +295,7 @@ impl Controller {
         };
         if let Some(n) = noticed {
             self.shared.with_key(&key, |k| k.noticed = Some(n));
-            let _ = self.commands.send(Command::Wake(key));
+            self.runtime.wake(&key);
         }
     }
 
@@ -307,69 +312,18 @@ impl Controller {
     /// Stops reconciling (within one scheduling step; in-flight actions are cancelled). The
     /// converters keep running.
     pub async fn shutdown(&self) {
-        let (ack, done) = oneshot::channel();
-        if self.commands.send(Command::Shutdown(ack)).is_ok() {
-            let _ = done.await;
-        }
+        self.runtime.shutdown().await;
     }
 }
 
-/// The scheduling loop: due keys are reconciled, at most `max_parallel` at once and each key
-/// by one task at a time.
-async fn drive(shared: Arc<Shared>, mut commands: mpsc::UnboundedReceiver<Command>) {
-    let mut sched = Scheduler::default();
-    let mut running: JoinSet<(String, Option<Instant>)> = JoinSet::new();
-    let mut busy: HashSet<String> = HashSet::new();
-    // Resume: every key declared in the stores.
-    if let Ok(keys) = shared.stores.desired.keys().await {
-        let now = Instant::now();
-        for k in keys {
-            sched.schedule(&k, now);
-        }
+/// The converter reconciler the runtime calls.
+struct Reconciler(Arc<Shared>);
+
+#[async_trait::async_trait]
+impl Reconcile for Reconciler {
+    async fn reconcile(&self, key: &str) -> Option<Instant> {
+        reconcile(&self.0, key).await
     }
-    let max = shared.config.max_parallel.max(1);
-    loop {
-        // With every slot taken, only a finished reconcile or a command can make progress:
-        // waiting on an overdue key then would spin.
-        let due = sched
-            .next_due()
-            .filter(|_| running.len() < max)
-            .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
-        tokio::select! {
-            cmd = commands.recv() => match cmd {
-                None => break,
-                Some(Command::Wake(k)) => sched.schedule(&k, Instant::now()),
-                Some(Command::Shutdown(ack)) => {
-                    running.abort_all();
-                    let _ = ack.send(());
-                    break;
-                }
-            },
-            () = tokio::time::sleep_until(due) => {}
-            Some(done) = running.join_next(), if !running.is_empty() => {
-                if let Ok((key, next)) = done {
-                    busy.remove(&key);
-                    if let Some(at) = next {
-                        sched.schedule(&key, at);
-                    }
-                }
-            }
-        }
-        let room = max.saturating_sub(running.len());
-        for key in sched.take_due(Instant::now(), room) {
-            if !busy.insert(key.clone()) {
-                // Being reconciled: look again right after.
-                sched.schedule(&key, Instant::now() + Duration::from_millis(100));
-                continue;
-            }
-            let shared = Arc::clone(&shared);
-            running.spawn(async move {
-                let next = reconcile(&shared, &key).await;
-                (key, next)
-            });
-        }
-    }
-    running.abort_all();
 }
 
 fn jittered(shared: &Shared, base: Duration) -> Duration {

@@ -1,0 +1,13 @@
+//! The controller runtime both service crates build on (kube-runtime's shape): stores, a
+//! per-key scheduler and the loop that runs reconciles.
+//!
+//! Exists so that the converter controller and the task controller share one scheduling loop:
+//! a key is reconciled by one task at a time, requests for a key merge (the earliest wins), at
+//! most `max_parallel` keys run at once, and shutdown takes effect within one step. What a
+//! reconcile does is the service crate's business ([`Reconcile`]).
+
+mod runtime;
+mod scheduler;
+pub mod store;
+
+pub use runtime::{Reconcile, Runtime};

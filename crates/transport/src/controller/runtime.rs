@@ -1,0 +1,119 @@
+//! The scheduling loop: due keys are reconciled, at most `max_parallel` at once and each key
+//! by one task at a time.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+
+use super::scheduler::Scheduler;
+
+/// One reconcile of one key: look, decide, act, record. Returns when to look at the key again
+/// (`None`: not until something wakes it).
+#[async_trait::async_trait]
+pub trait Reconcile: Send + Sync + 'static {
+    /// Reconciles `key`.
+    async fn reconcile(&self, key: &str) -> Option<Instant>;
+}
+
+enum Command {
+    Wake(String),
+    Shutdown(oneshot::Sender<()>),
+}
+
+/// A running scheduling loop. Dropping every clone stops it.
+#[derive(Debug, Clone)]
+pub struct Runtime {
+    commands: mpsc::UnboundedSender<Command>,
+}
+
+impl std::fmt::Debug for Command {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Command::Wake(_) => "Wake",
+            Command::Shutdown(_) => "Shutdown",
+        })
+    }
+}
+
+impl Runtime {
+    /// Starts the loop on the current tokio runtime; `keys` are reconciled at once.
+    pub fn spawn(reconciler: Arc<dyn Reconcile>, keys: Vec<String>, max_parallel: usize) -> Self {
+        let (commands, rx) = mpsc::unbounded_channel();
+        tokio::spawn(drive(reconciler, keys, max_parallel.max(1), rx));
+        Runtime { commands }
+    }
+
+    /// Asks for `key` now (a notice, an apply, a removal).
+    pub fn wake(&self, key: &str) {
+        let _ = self.commands.send(Command::Wake(key.to_string()));
+    }
+
+    /// Stops the loop within one step; reconciles in flight are cancelled.
+    pub async fn shutdown(&self) {
+        let (ack, done) = oneshot::channel();
+        if self.commands.send(Command::Shutdown(ack)).is_ok() {
+            let _ = done.await;
+        }
+    }
+}
+
+async fn drive(
+    reconciler: Arc<dyn Reconcile>,
+    keys: Vec<String>,
+    max: usize,
+    mut commands: mpsc::UnboundedReceiver<Command>,
+) {
+    let mut sched = Scheduler::default();
+    let mut running: JoinSet<(String, Option<Instant>)> = JoinSet::new();
+    let mut busy: HashSet<String> = HashSet::new();
+    let start = Instant::now();
+    for k in keys {
+        sched.schedule(&k, start);
+    }
+    loop {
+        // With every slot taken, only a finished reconcile or a command can make progress:
+        // waiting on an overdue key then would spin.
+        let due = sched
+            .next_due()
+            .filter(|_| running.len() < max)
+            .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
+        tokio::select! {
+            cmd = commands.recv() => match cmd {
+                None => break,
+                Some(Command::Wake(k)) => sched.schedule(&k, Instant::now()),
+                Some(Command::Shutdown(ack)) => {
+                    running.abort_all();
+                    let _ = ack.send(());
+                    break;
+                }
+            },
+            () = tokio::time::sleep_until(due) => {}
+            Some(done) = running.join_next(), if !running.is_empty() => {
+                if let Ok((key, next)) = done {
+                    busy.remove(&key);
+                    if let Some(at) = next {
+                        sched.schedule(&key, at);
+                    }
+                }
+            }
+        }
+        let room = max.saturating_sub(running.len());
+        for key in sched.take_due(Instant::now(), room) {
+            if !busy.insert(key.clone()) {
+                // Being reconciled: look again right after.
+                sched.schedule(&key, Instant::now() + Duration::from_millis(100));
+                continue;
+            }
+            let r = Arc::clone(&reconciler);
+            running.spawn(async move {
+                let next = r.reconcile(&key).await;
+                (key, next)
+            });
+        }
+    }
+    running.abort_all();
+}
