@@ -13,6 +13,7 @@
 //!   transport's limiter).
 
 mod client;
+pub mod controller;
 mod error;
 mod handle;
 mod start;

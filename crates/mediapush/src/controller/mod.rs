@@ -34,10 +34,7 @@ use agora_rest_core::reconcile::{
 use agora_rest_model::mediapush::ConverterState;
 use agora_rest_model::ncs::{DestroyReason, MediaPushEvent, MediaPushEventKind};
 use agora_rest_transport::Call;
-use agora_rest_transport::controller::store::{
-    DesiredStore, InMemoryDesiredStore, InMemoryLeaseStore, InMemoryStatusStore, LeaseStore,
-    ObservedState, ResourceStatus, StatusStore,
-};
+use agora_rest_transport::controller::store::{ObservedState, ResourceStatus};
 use agora_rest_transport::controller::{Reconcile, Runtime};
 use futures_util::TryStreamExt;
 use tokio::sync::broadcast;
@@ -113,26 +110,7 @@ impl ControllerConfig {
     }
 }
 
-/// The stores a controller keeps its state in (in memory by default).
-#[derive(Debug, Clone)]
-pub struct Stores {
-    /// Declared specs.
-    pub desired: Arc<dyn DesiredStore>,
-    /// What was learnt per converter.
-    pub status: Arc<dyn StatusStore>,
-    /// Who acts on which converter.
-    pub leases: Arc<dyn LeaseStore>,
-}
-
-impl Default for Stores {
-    fn default() -> Self {
-        Stores {
-            desired: Arc::new(InMemoryDesiredStore::new()),
-            status: Arc::new(InMemoryStatusStore::new()),
-            leases: Arc::new(InMemoryLeaseStore::new()),
-        }
-    }
-}
+pub use agora_rest_transport::controller::store::Stores;
 
 /// What a notice said, waiting for the converter's next reconcile.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -21,6 +21,27 @@ use serde::{Deserialize, Serialize};
 
 use crate::Error;
 
+/// The stores a controller keeps its state in (in memory by default).
+#[derive(Debug, Clone)]
+pub struct Stores {
+    /// Declared specs.
+    pub desired: std::sync::Arc<dyn DesiredStore>,
+    /// What was learnt per resource.
+    pub status: std::sync::Arc<dyn StatusStore>,
+    /// Who acts on which resource.
+    pub leases: std::sync::Arc<dyn LeaseStore>,
+}
+
+impl Default for Stores {
+    fn default() -> Self {
+        Stores {
+            desired: std::sync::Arc::new(InMemoryDesiredStore::new()),
+            status: std::sync::Arc::new(InMemoryStatusStore::new()),
+            leases: std::sync::Arc::new(InMemoryLeaseStore::new()),
+        }
+    }
+}
+
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }

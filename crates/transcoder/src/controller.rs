@@ -1,0 +1,739 @@
+//! A level-triggered controller that keeps declared transcoding tasks alive.
+//!
+//! The application declares tasks by instance id ([`TaskController::apply`],
+//! [`TaskController::remove`]); core's `reconcile::decide` says what to do, this driver does it:
+//! start through the guide's procedure ([`Transcoder::start`]), send a changed config as a
+//! sequenced update, Query every 2 minutes (a 404 confirmed at 5/10/15 s and past the HA
+//! window before it counts as an exit; 50x retried at 5/10/15/30 s and never an exit; other 40x
+//! reported as a parameter error), restart an exited task on the UID the old one did not hold,
+//! leave an idle-timeout end ended, stop on removal. Output tokens come from an
+//! [`OutputTokens`] provider, per UID. The current task id is always readable
+//! ([`TaskController::task_id`]). State lives in the stores (`agora_rest_transport::controller`).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use agora_rest_core::health::{
+    RUNNING_CHECK_INTERVAL, RunningCheck, RunningObservation, RunningVerdict,
+};
+use agora_rest_core::name::UidPair;
+use agora_rest_core::operation::Operation;
+use agora_rest_core::reconcile::{
+    Action, Desired, Health, History, Observed, RECREATIONS_PER_HOUR, RecreateBudget, decide,
+};
+use agora_rest_model::ncs::{TranscoderEvent, TranscoderEventKind};
+use agora_rest_model::transcoder::TranscoderConfig;
+use agora_rest_transport::Call;
+use agora_rest_transport::controller::store::{ObservedState, ResourceStatus};
+use agora_rest_transport::controller::{Reconcile, Runtime};
+use serde::{Deserialize, Serialize};
+use tokio::sync::broadcast;
+use tokio::time::Instant;
+
+use crate::client::TASK_PATH;
+use crate::{Error, OutputTokens, StartSpec, TaskHandle, Transcoder};
+
+pub use agora_rest_transport::controller::store::Stores;
+
+/// How long a task may answer 404 during a high-availability migration before a 404 counts
+/// toward an exit (the Cloud Transcoding migration window, 90 s).
+pub const TASK_HA_WINDOW: Duration = Duration::from_secs(90);
+
+/// A task the application wants to run, keyed by its instance id.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskSpec {
+    /// The instance id (the key).
+    pub instance_id: String,
+    /// Primary and backup output UIDs.
+    pub uids: [u32; 2],
+    /// The transcoder config (its output UID and token are set per start).
+    pub config: TranscoderConfig,
+    /// Start it again after an idle-timeout end (default false).
+    #[serde(default)]
+    pub recreate_after_idle: bool,
+}
+
+/// What the task controller reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TaskEvent {
+    /// A task started (or a running one was adopted).
+    Started {
+        /// The instance id.
+        key: String,
+        /// The task id.
+        task_id: String,
+        /// The output UID it publishes as.
+        uid: u32,
+    },
+    /// The config was sent as a sequenced update.
+    Updated {
+        /// The instance id.
+        key: String,
+        /// The generation it now runs.
+        generation: u64,
+    },
+    /// The task exited and a new one replaced it.
+    Restarted {
+        /// The instance id.
+        key: String,
+        /// The exited task.
+        old: Option<String>,
+        /// The new task.
+        new: String,
+        /// The UID the new one publishes as.
+        uid: u32,
+    },
+    /// A Query answered a 40x: check the request parameters.
+    ParameterError {
+        /// The instance id.
+        key: String,
+        /// The error.
+        error: String,
+    },
+    /// It ended by idle timeout and is left ended.
+    Finished {
+        /// The instance id.
+        key: String,
+    },
+    /// Action stopped for good.
+    Degraded {
+        /// The instance id.
+        key: String,
+        /// Why.
+        why: String,
+    },
+    /// An action failed; tried again after a back-off.
+    ActionFailed {
+        /// The instance id.
+        key: String,
+        /// What was tried.
+        action: &'static str,
+        /// The error.
+        error: String,
+    },
+    /// Removed and stopped.
+    Stopped {
+        /// The instance id.
+        key: String,
+    },
+}
+
+#[derive(Debug, Default)]
+struct KeyState {
+    handle: Option<TaskHandle>,
+    check: Option<RunningCheck>,
+    first_not_found: Option<Duration>,
+    ended: Option<bool>,
+    sequence_floored: bool,
+}
+
+struct Shared {
+    transcoder: Transcoder,
+    tokens: Arc<dyn OutputTokens>,
+    stores: Stores,
+    poll_every: Duration,
+    recreations_per_hour: u32,
+    holder: String,
+    events: broadcast::Sender<TaskEvent>,
+    ids: Mutex<HashMap<String, String>>,
+    keys: Mutex<HashMap<String, KeyState>>,
+    unix_origin_ms: u64,
+    origin: Instant,
+}
+
+impl Shared {
+    fn say(&self, e: TaskEvent) {
+        let _ = self.events.send(e);
+    }
+
+    fn unix_ms(&self) -> u64 {
+        let elapsed = u64::try_from(self.origin.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.unix_origin_ms.saturating_add(elapsed)
+    }
+
+    fn with_key<T>(&self, key: &str, f: impl FnOnce(&mut KeyState) -> T) -> T {
+        let mut keys = self.keys.lock().unwrap_or_else(PoisonError::into_inner);
+        f(keys.entry(key.to_string()).or_default())
+    }
+}
+
+/// A running task controller. Cheap to clone; dropping every clone stops it (the tasks keep
+/// running).
+#[derive(Clone)]
+pub struct TaskController {
+    shared: Arc<Shared>,
+    runtime: Runtime,
+}
+
+impl std::fmt::Debug for TaskController {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TaskController").finish_non_exhaustive()
+    }
+}
+
+#[allow(clippy::disallowed_methods)] // the one wall-clock read; controller time runs on tokio's clock
+fn wall_unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+impl TaskController {
+    /// Starts a task controller on the current tokio runtime with in-memory stores.
+    pub fn start(transcoder: Transcoder, tokens: impl OutputTokens + 'static) -> TaskController {
+        TaskController::start_with(transcoder, tokens, Stores::default())
+    }
+
+    /// Starts on `stores`: every key already declared there is reconciled at once.
+    pub fn start_with(
+        transcoder: Transcoder,
+        tokens: impl OutputTokens + 'static,
+        stores: Stores,
+    ) -> TaskController {
+        let (events, _) = broadcast::channel(1024);
+        let shared = Arc::new(Shared {
+            transcoder,
+            tokens: Arc::new(tokens),
+            stores,
+            poll_every: RUNNING_CHECK_INTERVAL,
+            recreations_per_hour: RECREATIONS_PER_HOUR,
+            holder: "agora-rest".into(),
+            events,
+            ids: Mutex::default(),
+            keys: Mutex::default(),
+            unix_origin_ms: wall_unix_ms(),
+            origin: Instant::now(),
+        });
+        let reconciler: Arc<dyn Reconcile> = Arc::new(Reconciler(Arc::clone(&shared)));
+        let runtime = Runtime::spawn(reconciler, Vec::new(), 16);
+        let wake = runtime.clone();
+        let desired = Arc::clone(&shared.stores.desired);
+        tokio::spawn(async move {
+            if let Ok(keys) = desired.keys().await {
+                for k in keys {
+                    wake.wake(&k);
+                }
+            }
+        });
+        TaskController { shared, runtime }
+    }
+
+    /// Declares a task; validated first (instance id, config, a token for both UIDs).
+    pub async fn apply(&self, spec: TaskSpec) -> Result<u64, Error> {
+        self.start_spec(&spec, UidPair::new(spec.uids[0], spec.uids[1])?)?;
+        let value = serde_json::to_value(&spec).map_err(|e| agora_rest_model::Error::Decode {
+            what: "task spec",
+            reason: e.to_string(),
+        })?;
+        let generation = self
+            .shared
+            .stores
+            .desired
+            .apply(&spec.instance_id, value)
+            .await?;
+        self.runtime.wake(&spec.instance_id);
+        Ok(generation)
+    }
+
+    fn start_spec(&self, spec: &TaskSpec, uids: UidPair) -> Result<StartSpec, Error> {
+        let tokens = Arc::clone(&self.shared.tokens);
+        let provider = move |channel: &str, uid: u32| tokens.output_token(channel, uid);
+        StartSpec::new(
+            spec.instance_id.clone(),
+            uids,
+            spec.config.clone(),
+            provider,
+        )
+    }
+
+    /// Removes a declared task: it is stopped within one scheduling step.
+    pub async fn remove(&self, key: &str) -> Result<(), Error> {
+        self.shared.stores.desired.remove(key).await?;
+        self.runtime.wake(key);
+        Ok(())
+    }
+
+    /// Feeds a Cloud Transcoding notice; it wakes only the task it names.
+    pub fn notify(&self, event: &TranscoderEvent) {
+        let key = self
+            .shared
+            .ids
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&event.payload.task_id)
+            .cloned();
+        let Some(key) = key else { return };
+        if event.kind == TranscoderEventKind::Stopped {
+            let by_idle = event
+                .payload
+                .details
+                .stop_reason
+                .as_deref()
+                .is_some_and(|r| r.to_ascii_lowercase().contains("idle"));
+            self.shared.with_key(&key, |k| k.ended = Some(by_idle));
+        }
+        self.runtime.wake(&key);
+    }
+
+    /// The id of the task running for `key` now, if any.
+    pub async fn task_id(&self, key: &str) -> Result<Option<String>, Error> {
+        Ok(self
+            .shared
+            .stores
+            .status
+            .get(key)
+            .await?
+            .and_then(|s| s.resource_id))
+    }
+
+    /// What the controller knows of `key`.
+    pub async fn status(&self, key: &str) -> Result<Option<ResourceStatus>, Error> {
+        Ok(self.shared.stores.status.get(key).await?)
+    }
+
+    /// Subscribes to events (optional; a slow reader gets `Lagged`).
+    pub fn events(&self) -> broadcast::Receiver<TaskEvent> {
+        self.shared.events.subscribe()
+    }
+
+    /// Stops reconciling within one step; the tasks keep running.
+    pub async fn shutdown(&self) {
+        self.runtime.shutdown().await;
+    }
+}
+
+struct Reconciler(Arc<Shared>);
+
+#[async_trait::async_trait]
+impl Reconcile for Reconciler {
+    async fn reconcile(&self, key: &str) -> Option<Instant> {
+        reconcile(&self.0, key).await
+    }
+}
+
+/// A handle on the task of `st`, from memory or adopted (a token for its instance id, its
+/// config from Query).
+async fn handle_of(shared: &Shared, key: &str, st: &ResourceStatus) -> Result<TaskHandle, Error> {
+    if let Some(h) = shared.with_key(key, |k| k.handle.clone()) {
+        return Ok(h);
+    }
+    let id = st.resource_id.clone().unwrap_or_default();
+    let h = shared.transcoder.adopt(&id, key, st.last_sequence).await?;
+    shared.with_key(key, |k| k.handle = Some(h.clone()));
+    Ok(h)
+}
+
+fn fail(
+    shared: &Shared,
+    key: &str,
+    action: &'static str,
+    e: &Error,
+    st: &mut ResourceStatus,
+    now_unix: u64,
+) {
+    st.failures = st.failures.saturating_add(1);
+    st.last_failure_unix_ms = now_unix;
+    shared.say(TaskEvent::ActionFailed {
+        key: key.to_string(),
+        action,
+        error: e.to_string(),
+    });
+}
+
+#[allow(clippy::too_many_lines)] // one reconcile: observe, decide, act, record
+async fn reconcile(shared: &Shared, key: &str) -> Option<Instant> {
+    let retry_soon = Some(Instant::now() + Duration::from_secs(30));
+    let Ok(entry) = shared.stores.desired.get(key).await else {
+        return retry_soon;
+    };
+    let Ok(stored) = shared.stores.status.get(key).await else {
+        return retry_soon;
+    };
+    let mut st = stored.unwrap_or_default();
+    let Ok(Some(_lease)) = shared
+        .stores
+        .leases
+        .acquire(key, &shared.holder, Duration::from_secs(30))
+        .await
+    else {
+        return retry_soon;
+    };
+    let spec: Option<TaskSpec> = entry
+        .as_ref()
+        .and_then(|e| serde_json::from_value(e.spec.clone()).ok());
+    let generation = entry.as_ref().map_or(0, |e| e.generation);
+    let mono = shared.origin.elapsed();
+    let mut poll_after = shared.poll_every;
+
+    // Observe.
+    if let Some(by_idle) = shared.with_key(key, |k| k.ended.take()) {
+        st.observed = if by_idle {
+            ObservedState::EndedIdle
+        } else {
+            ObservedState::Ended
+        };
+    }
+    if st.observed == ObservedState::Unknown {
+        st.observed = if st.resource_id.is_some() {
+            ObservedState::Healthy
+        } else {
+            ObservedState::Absent
+        };
+    }
+    if let (Some(id), true) = (
+        st.resource_id.clone(),
+        matches!(
+            st.observed,
+            ObservedState::Healthy | ObservedState::Degraded | ObservedState::Migrating
+        ),
+    ) {
+        let observation = match handle_of(shared, key, &st).await {
+            Ok(h) => {
+                let call = Call::new(Operation::TranscodeQuery, TASK_PATH).without_status_retries();
+                match shared.transcoder.query_with(&id, h.token(), call).await {
+                    Ok(task) if task.status.is_final() => Some(RunningObservation::Ended),
+                    Ok(_) => Some(RunningObservation::Running),
+                    Err(e) if e.is_not_found() => Some(RunningObservation::NotFound),
+                    Err(e) if e.status().is_some_and(|s| s >= 500) => {
+                        Some(RunningObservation::ServerError)
+                    }
+                    Err(e)
+                        if e.status()
+                            .is_some_and(|s| (400..500).contains(&s) && s != 429) =>
+                    {
+                        shared.say(TaskEvent::ParameterError {
+                            key: key.to_string(),
+                            error: e.to_string(),
+                        });
+                        None
+                    }
+                    Err(_) => None,
+                }
+            }
+            // Adopting failed: the task may be gone (its Query 404s inside adopt).
+            Err(e) if e.is_not_found() => Some(RunningObservation::NotFound),
+            Err(_) => None,
+        };
+        if let Some(observation) = observation {
+            if observation != RunningObservation::NotFound {
+                shared.with_key(key, |k| k.first_not_found = None);
+            }
+            let interval = shared.poll_every;
+            let verdict = shared.with_key(key, |k| {
+                k.check
+                    .get_or_insert_with(|| RunningCheck::new(interval))
+                    .observe(observation, mono)
+            });
+            st.observed = match verdict {
+                RunningVerdict::Healthy { next_at } => {
+                    poll_after = next_at.saturating_sub(mono);
+                    ObservedState::Healthy
+                }
+                RunningVerdict::ConfirmingExit { next_at, .. } => {
+                    shared.with_key(key, |k| {
+                        k.first_not_found.get_or_insert(mono);
+                    });
+                    poll_after = next_at.saturating_sub(mono);
+                    ObservedState::Migrating
+                }
+                RunningVerdict::Unreachable { next_at } => {
+                    poll_after = next_at.saturating_sub(mono);
+                    ObservedState::Degraded
+                }
+                RunningVerdict::Exited if observation == RunningObservation::NotFound => {
+                    // Not an exit while the HA migration window may still be running.
+                    let since = shared.with_key(key, |k| *k.first_not_found.get_or_insert(mono));
+                    let until = since + TASK_HA_WINDOW;
+                    if mono < until {
+                        shared.with_key(key, |k| k.check = None);
+                        poll_after = (until - mono).max(Duration::from_secs(5));
+                        ObservedState::Migrating
+                    } else {
+                        ObservedState::Ended
+                    }
+                }
+                RunningVerdict::Exited => ObservedState::Ended,
+            };
+        }
+    }
+
+    // Decide.
+    let now_unix = shared.unix_ms();
+    let now = Duration::from_millis(now_unix);
+    let desired = Desired {
+        present: spec.is_some(),
+        generation,
+        recreate_after_idle: spec.as_ref().is_some_and(|s| s.recreate_after_idle),
+        immutable_change: agora_rest_core::reconcile::ImmutableChange::Refuse,
+    };
+    let observed = match st.observed {
+        ObservedState::Unknown | ObservedState::Absent => Observed::Absent,
+        ObservedState::EndedIdle => Observed::Ended { by_idle: true },
+        ObservedState::Ended | ObservedState::Failed => Observed::Ended { by_idle: false },
+        ObservedState::Refused => {
+            Observed::Refused(agora_rest_core::reconcile::Refusal::BadRequest)
+        }
+        ObservedState::Healthy | ObservedState::Degraded | ObservedState::Migrating => {
+            Observed::Present {
+                health: Health::Healthy,
+                applied: st.applied_generation,
+                immutable_differs: false,
+            }
+        }
+    };
+    let history = History {
+        existed: st.existed,
+        failures: st.failures,
+        last_failure_at: Duration::from_millis(st.last_failure_unix_ms),
+        recreations: RecreateBudget::from_times(
+            shared.recreations_per_hour,
+            st.recreations_unix_ms
+                .iter()
+                .map(|ms| Duration::from_millis(*ms))
+                .collect(),
+        ),
+    };
+    let action = decide(&desired, &observed, &history, now);
+
+    // Act.
+    let soon = Some(Instant::now() + Duration::from_secs(1));
+    let next = match (action, &spec) {
+        (Action::Poll, _) => Some(Instant::now() + poll_after.max(Duration::from_secs(1))),
+        (Action::Wait { until } | Action::WaitMigration { until }, _) => {
+            let wait = until.saturating_sub(now).min(poll_after);
+            Some(Instant::now() + wait.max(Duration::from_secs(1)))
+        }
+        (Action::Finished, _) => {
+            shared.say(TaskEvent::Finished {
+                key: key.to_string(),
+            });
+            None
+        }
+        (Action::Degraded(r), _) => {
+            st.observed = ObservedState::Refused;
+            shared.say(TaskEvent::Degraded {
+                key: key.to_string(),
+                why: format!("{r:?}"),
+            });
+            None
+        }
+        (Action::Create | Action::Recreate, Some(spec)) => {
+            start(shared, key, spec, generation, &mut st, now_unix).await;
+            soon
+        }
+        (Action::Update, Some(spec)) => {
+            update(shared, key, spec, generation, &mut st, now_unix).await;
+            soon
+        }
+        (Action::Delete, _) => {
+            if st.resource_id.is_some() {
+                match handle_of(shared, key, &st).await {
+                    Ok(h) => {
+                        let _ = h.stop().await;
+                    }
+                    Err(e) if !e.is_not_found() => {
+                        fail(shared, key, "stop", &e, &mut st, now_unix);
+                        let _ = shared.stores.status.put(key, &st).await;
+                        return soon;
+                    }
+                    Err(_) => {}
+                }
+            }
+            st.observed = ObservedState::Absent;
+            shared.say(TaskEvent::Stopped {
+                key: key.to_string(),
+            });
+            soon
+        }
+        (Action::Forget, _) => {
+            let _ = shared.stores.status.remove(key).await;
+            if let Some(id) = &st.resource_id {
+                shared
+                    .ids
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .remove(id);
+            }
+            shared
+                .keys
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .remove(key);
+            return None;
+        }
+        (Action::Lookup, _) | (_, None) => soon,
+    };
+    let _ = shared.stores.status.put(key, &st).await;
+    next
+}
+
+/// Starts (or restarts) the task; a restart never joins on the UID the old task held.
+async fn start(
+    shared: &Shared,
+    key: &str,
+    spec: &TaskSpec,
+    generation: u64,
+    st: &mut ResourceStatus,
+    now_unix: u64,
+) {
+    let old = st.resource_id.clone();
+    if old.is_some() {
+        // Stop what may linger; a task already gone settles at once.
+        if let Ok(h) = handle_of(shared, key, st).await {
+            let _ = h.stop().await;
+        }
+        shared.with_key(key, |k| {
+            k.handle = None;
+            k.check = None;
+            k.first_not_found = None;
+        });
+    }
+    let [primary, backup] = spec.uids;
+    let avoid: Vec<u32> = st.uid_in_use.into_iter().collect();
+    let first = if avoid.contains(&primary) {
+        backup
+    } else {
+        primary
+    };
+    let second = if first == primary { backup } else { primary };
+    let Ok(uids) = UidPair::new(first, second) else {
+        return;
+    };
+    let tokens = Arc::clone(&shared.tokens);
+    let provider = move |channel: &str, uid: u32| tokens.output_token(channel, uid);
+    let start_spec = match StartSpec::new(
+        spec.instance_id.clone(),
+        uids,
+        spec.config.clone(),
+        provider,
+    ) {
+        Ok(s) => s,
+        Err(e) => {
+            st.observed = ObservedState::Refused;
+            shared.say(TaskEvent::Degraded {
+                key: key.to_string(),
+                why: e.to_string(),
+            });
+            return;
+        }
+    };
+    let started = match shared.transcoder.start(start_spec).await {
+        Ok(h) => Ok(h),
+        // Running already (this instance id): take it over.
+        Err(Error::AlreadyStarted {
+            task_id: Some(id), ..
+        }) => shared.transcoder.adopt(&id, key, st.last_sequence).await,
+        Err(e) => Err(e),
+    };
+    match started {
+        Ok(h) => {
+            let id = h.task_id().to_string();
+            if old.is_some() || st.existed {
+                st.recreations_unix_ms.push(now_unix);
+                let cap = usize::try_from(shared.recreations_per_hour.max(1)).unwrap_or(1);
+                let len = st.recreations_unix_ms.len();
+                if len > cap {
+                    st.recreations_unix_ms.drain(..len - cap);
+                }
+            }
+            st.uids_maybe_in_channel = st.uid_in_use.into_iter().collect();
+            st.uid_in_use = Some(h.uid());
+            st.resource_id = Some(id.clone());
+            st.existed = true;
+            st.observed = ObservedState::Healthy;
+            st.applied_generation = generation;
+            st.failures = 0;
+            shared
+                .ids
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(id.clone(), key.to_string());
+            let uid = h.uid();
+            shared.with_key(key, |k| k.handle = Some(h));
+            shared.say(match old {
+                Some(_) => TaskEvent::Restarted {
+                    key: key.to_string(),
+                    old,
+                    new: id,
+                    uid,
+                },
+                None => TaskEvent::Started {
+                    key: key.to_string(),
+                    task_id: id,
+                    uid,
+                },
+            });
+        }
+        Err(e) => {
+            st.resource_id = None;
+            fail(shared, key, "start", &e, st, now_unix);
+        }
+    }
+}
+
+async fn update(
+    shared: &Shared,
+    key: &str,
+    spec: &TaskSpec,
+    generation: u64,
+    st: &mut ResourceStatus,
+    now_unix: u64,
+) {
+    let h = match handle_of(shared, key, st).await {
+        Ok(h) => h,
+        Err(e) => {
+            fail(shared, key, "update", &e, st, now_unix);
+            return;
+        }
+    };
+    let floored = shared.with_key(key, |k| std::mem::replace(&mut k.sequence_floored, true));
+    if !floored {
+        let floor = st.last_sequence.unwrap_or(0).max(now_unix);
+        let _ = shared
+            .transcoder
+            .sequences
+            .observe(h.task_id(), floor)
+            .await;
+    }
+    let mut config = spec.config.clone().with_output_uid(h.uid());
+    for rtc in config.outputs.iter_mut().filter_map(|o| o.rtc.as_mut()) {
+        match shared.tokens.output_token(&rtc.rtc_channel, h.uid()) {
+            Ok(t) => rtc.rtc_token = t,
+            Err(reason) => {
+                fail(
+                    shared,
+                    key,
+                    "update",
+                    &Error::Tokens {
+                        uid: h.uid(),
+                        reason,
+                    },
+                    st,
+                    now_unix,
+                );
+                return;
+            }
+        }
+    }
+    match h.update(config).await {
+        Ok(()) => {
+            st.applied_generation = generation;
+            st.failures = 0;
+            st.last_sequence = shared
+                .transcoder
+                .sequences
+                .last(h.task_id())
+                .await
+                .ok()
+                .flatten();
+            shared.say(TaskEvent::Updated {
+                key: key.to_string(),
+                generation,
+            });
+        }
+        Err(e) => fail(shared, key, "update", &e, st, now_unix),
+    }
+}
