@@ -4,7 +4,10 @@
 //! Counted at the end from the emulator's own records: duplicates, lost updates, stale
 //! sequences, re-creations.
 //!
-//! CI runs 100 converters; `cargo xtask soak` runs 1,000 (`AGORA_SOAK_CONVERTERS`).
+//! Transcoding tasks run beside them under the same faults (plus 206 and code 65).
+//!
+//! CI runs 100 converters and 20 tasks; `cargo xtask soak` runs 1,000 and 200
+//! (`AGORA_SOAK_CONVERTERS`, `AGORA_SOAK_TASKS`).
 
 #![allow(clippy::unwrap_used, clippy::print_stdout, clippy::disallowed_methods)] // prints its figures and its wall time
 
@@ -17,10 +20,14 @@ use agora_rest_core::region::{Area, PathRegion};
 use agora_rest_emulator::{Emulator, Fault, RandomFaults};
 use agora_rest_mediapush::MediaPush;
 use agora_rest_mediapush::controller::{Controller, ControllerConfig, ConverterSpec, Stores};
+use agora_rest_model::RtcToken;
 use agora_rest_model::mediapush::{
     AudioOptions, ConverterBuilder, LayoutElement, LayoutRegion, VideoOptions,
 };
 use agora_rest_model::ncs::Notification;
+use agora_rest_model::transcoder::{AudioInput, Output, TranscoderConfigBuilder, VideoOption};
+use agora_rest_transcoder::Transcoder;
+use agora_rest_transcoder::controller::{TaskController, TaskSpec};
 use agora_rest_transport::{Client, Config, Credentials};
 
 fn spec(i: usize, version: u32) -> ConverterSpec {
@@ -41,8 +48,26 @@ fn spec(i: usize, version: u32) -> ConverterSpec {
     ConverterSpec::new(PathRegion::Na, c).unwrap()
 }
 
-fn no_caps() -> QuotaTable {
-    let mut t = QuotaTable::media_push();
+fn task_spec(i: usize, bitrate: u32) -> TaskSpec {
+    let config = TranscoderConfigBuilder::new()
+        .audio_input(AudioInput::rtc(format!("tch{i}"), 0, "in-token"))
+        .output(
+            Output::rtc(format!("tch{i}-mix"), 1, "unused")
+                .with_video(VideoOption::new(640, 360, bitrate)),
+        )
+        .build()
+        .unwrap();
+    let base = u32::try_from(10_000 + 2 * i).unwrap();
+    TaskSpec {
+        instance_id: format!("task{i}"),
+        uids: [base, base + 1],
+        config,
+        recreate_after_idle: false,
+    }
+}
+
+fn no_caps(table: QuotaTable) -> QuotaTable {
+    let mut t = table;
     for a in Area::ALL {
         t = t.with_caps(
             a,
@@ -58,6 +83,10 @@ fn soak_converters_under_faults_and_a_restart() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(100);
+    let tasks: usize = std::env::var("AGORA_SOAK_TASKS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(n / 5);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .start_paused(true)
@@ -65,19 +94,20 @@ fn soak_converters_under_faults_and_a_restart() {
         .unwrap();
     let wall = std::time::Instant::now();
     rt.block_on(async {
-        tokio::time::timeout(Duration::from_secs(4 * 3600), run(n))
+        tokio::time::timeout(Duration::from_secs(4 * 3600), run(n, tasks))
             .await
             .expect("the soak ends within its simulated time");
     });
     println!(
-        "soak: {n} converters, wall time {:.1} s",
+        "soak: {n} converters and {tasks} tasks, wall time {:.1} s",
         wall.elapsed().as_secs_f64()
     );
 }
 
-async fn run(n: usize) {
+async fn run(n: usize, tasks: usize) {
     let emu = Emulator::builder()
-        .push_quota(no_caps())
+        .push_quota(no_caps(QuotaTable::media_push()))
+        .transcoding_quota(no_caps(QuotaTable::cloud_transcoding()))
         .log_capacity(50_000_000)
         .random_faults(RandomFaults::new(
             7,
@@ -88,6 +118,8 @@ async fn run(n: usize) {
                 Fault::Status(503),
                 Fault::RateLimited,
                 Fault::Reset,
+                Fault::Partial206,
+                Fault::Code65(500),
             ],
         ))
         .build();
@@ -100,9 +132,28 @@ async fn run(n: usize) {
                 .unwrap(),
         )
     };
+    let transcoder = || {
+        let c = Config::new("app", Credentials::new("cid", "csecret").unwrap());
+        Transcoder::new(
+            Client::builder(c)
+                .with_service(emu.service())
+                .build()
+                .unwrap(),
+        )
+    };
+    let task_tokens = |channel: &str, uid: u32| -> Result<RtcToken, String> {
+        Ok(RtcToken::new(format!("token-{channel}-{uid}")))
+    };
     let stores = Stores::default();
+    let task_stores = Stores::default();
     let config = ControllerConfig::default();
     let mut ctl = Controller::start_with(client(), config.clone(), stores.clone());
+    let mut tctl = TaskController::start_with(transcoder(), task_tokens, task_stores.clone());
+    let mut task_bitrate: HashMap<usize, u32> = HashMap::new();
+    for i in 0..tasks {
+        tctl.apply(task_spec(i, 800)).await.unwrap();
+        task_bitrate.insert(i, 800);
+    }
     let mut version: HashMap<usize, u32> = HashMap::new();
     for i in 0..n {
         ctl.apply(spec(i, 0)).await.unwrap();
@@ -114,8 +165,10 @@ async fn run(n: usize) {
         tokio::time::sleep(Duration::from_secs(60)).await;
         // Notices, as a webhook receiver would route them.
         for note in emu.take_notices() {
-            if let Notification::MediaPush(ev) = note.notification {
-                ctl.notify(&ev);
+            match note.notification {
+                Notification::MediaPush(ev) => ctl.notify(&ev),
+                Notification::CloudTranscoding(ev) => tctl.notify(&ev),
+                _ => {}
             }
         }
         // HA windows and `failed` states on a few converters.
@@ -130,6 +183,12 @@ async fn run(n: usize) {
                 }
             }
         }
+        // HA migrations (60 s, inside the 90 s window) on a task now and then.
+        let running = emu.tasks();
+        if !running.is_empty() && rng.next().is_multiple_of(2) {
+            let t = &running[rng.next() % running.len()];
+            emu.migrate_task(&t.id, Duration::from_secs(60));
+        }
         if minute == 20 {
             for ch in idle_channels {
                 emu.set_publishers(ch, false);
@@ -143,18 +202,53 @@ async fn run(n: usize) {
                 version.insert(i, v);
                 ctl.apply(spec(i, v)).await.unwrap();
             }
+            for _ in 0..(tasks / 10).max(1) {
+                if tasks == 0 {
+                    break;
+                }
+                let i = rng.next() % tasks;
+                let b = task_bitrate[&i] + 10;
+                task_bitrate.insert(i, b);
+                tctl.apply(task_spec(i, b)).await.unwrap();
+            }
         }
         // At 1 h: drop the controller, start a new one from the stores.
         if minute == 60 {
             ctl.shutdown().await;
             drop(ctl);
             ctl = Controller::start_with(client(), config.clone(), stores.clone());
+            tctl.shutdown().await;
+            drop(tctl);
+            tctl = TaskController::start_with(transcoder(), task_tokens, task_stores.clone());
         }
     }
     // Faults off, then time to settle.
     emu.set_random_faults(RandomFaults::new(0, 0.0, Vec::new()));
     tokio::time::sleep(Duration::from_secs(15 * 60)).await;
     ctl.shutdown().await;
+    tctl.shutdown().await;
+    let running = emu.tasks();
+    let mut per_instance: HashMap<String, usize> = HashMap::new();
+    for t in &running {
+        *per_instance.entry(t.instance_id.clone()).or_default() += 1;
+    }
+    let task_duplicates: usize = per_instance.values().map(|k| k.saturating_sub(1)).sum();
+    let mut task_missing = 0;
+    let mut task_lost = 0;
+    for i in 0..tasks {
+        match running.iter().find(|t| t.instance_id == format!("task{i}")) {
+            None => task_missing += 1,
+            Some(t) => {
+                let have = t.request.transcoder().outputs[0]
+                    .video_option
+                    .as_ref()
+                    .and_then(|v| v.bitrate);
+                if have != Some(task_bitrate[&i]) {
+                    task_lost += 1;
+                }
+            }
+        }
+    }
 
     let converters = emu.converters();
     let mut by_name: HashMap<String, usize> = HashMap::new();
@@ -207,11 +301,29 @@ async fn run(n: usize) {
     println!("| lost updates | {lost_updates} |");
     println!("| stale-sequence refusals | {stale} |");
     println!("| successful creates | {creates} |");
+    let task_stale = log
+        .iter()
+        .filter(|l| l.op == Some(Operation::TranscodeUpdate) && l.status == 409)
+        .count();
+    let task_creates = log
+        .iter()
+        .filter(|l| l.op == Some(Operation::TranscodeCreate) && l.status == 200)
+        .count();
+    println!("| tasks declared | {tasks} |");
+    println!("| task duplicates by instance id | {task_duplicates} |");
+    println!("| tasks missing | {task_missing} |");
+    println!("| task lost updates | {task_lost} |");
+    println!("| task stale sequenceIds | {task_stale} |");
+    println!("| task creates answered 200 | {task_creates} |");
     println!("| requests | {} |", log.len());
     assert_eq!(duplicates, 0, "duplicates");
     assert_eq!(missing, 0, "missing converters");
     assert_eq!(lost_updates, 0, "lost updates");
     assert_eq!(stale, 0, "stale sequences");
+    assert_eq!(task_duplicates, 0, "task duplicates");
+    assert_eq!(task_missing, 0, "tasks missing");
+    assert_eq!(task_lost, 0, "task lost updates");
+    assert_eq!(task_stale, 0, "task stale sequenceIds");
 }
 
 /// A tiny deterministic generator (xorshift), so the soak's choices repeat run to run.

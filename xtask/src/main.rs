@@ -34,7 +34,7 @@ tasks:
   ci         fmt --check, clippy -D warnings, every test, benches built, docs, a fuzz smoke,
              layering check
   fuzz       every fuzz target for --seconds N each (default 60), release build
-  soak       the controller soak at full size (1,000 converters), release build
+  soak       the controller soak at full size (1,000 converters, 200 tasks), release build
   layering   only the layering check (core and model pull no runtime or HTTP stack)";
 
 fn main() -> ExitCode {
@@ -54,7 +54,8 @@ fn main() -> ExitCode {
                 "--",
                 "--nocapture",
             ])
-            .env("AGORA_SOAK_CONVERTERS", "1000")),
+            .env("AGORA_SOAK_CONVERTERS", "1000")
+            .env("AGORA_SOAK_TASKS", "200")),
         Some("-h" | "--help" | "help") => {
             say(USAGE);
             Ok(())
