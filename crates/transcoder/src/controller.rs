@@ -19,9 +19,7 @@ use agora_rest_core::health::{
 };
 use agora_rest_core::name::UidPair;
 use agora_rest_core::operation::Operation;
-use agora_rest_core::reconcile::{
-    Action, Desired, Health, History, Observed, RECREATIONS_PER_HOUR, RecreateBudget, decide,
-};
+use agora_rest_core::reconcile::{Action, Desired, Health, Observed, RECREATIONS_PER_HOUR, decide};
 use agora_rest_model::ncs::{TranscoderEvent, TranscoderEventKind};
 use agora_rest_model::transcoder::TranscoderConfig;
 use agora_rest_transport::Call;
@@ -334,8 +332,7 @@ fn fail(
     st: &mut ResourceStatus,
     now_unix: u64,
 ) {
-    st.failures = st.failures.saturating_add(1);
-    st.last_failure_unix_ms = now_unix;
+    st.record_failure(now_unix);
     shared.say(TaskEvent::ActionFailed {
         key: key.to_string(),
         action,
@@ -484,18 +481,7 @@ async fn reconcile(shared: &Shared, key: &str) -> Option<Instant> {
             }
         }
     };
-    let history = History {
-        existed: st.existed,
-        failures: st.failures,
-        last_failure_at: Duration::from_millis(st.last_failure_unix_ms),
-        recreations: RecreateBudget::from_times(
-            shared.recreations_per_hour,
-            st.recreations_unix_ms
-                .iter()
-                .map(|ms| Duration::from_millis(*ms))
-                .collect(),
-        ),
-    };
+    let history = st.history(shared.recreations_per_hour);
     let action = decide(&desired, &observed, &history, now);
 
     // Act.
@@ -632,12 +618,7 @@ async fn start(
         Ok(h) => {
             let id = h.task_id().to_string();
             if old.is_some() || st.existed {
-                st.recreations_unix_ms.push(now_unix);
-                let cap = usize::try_from(shared.recreations_per_hour.max(1)).unwrap_or(1);
-                let len = st.recreations_unix_ms.len();
-                if len > cap {
-                    st.recreations_unix_ms.drain(..len - cap);
-                }
+                st.record_recreation(now_unix, shared.recreations_per_hour);
             }
             st.uids_maybe_in_channel = st.uid_in_use.into_iter().collect();
             st.uid_in_use = Some(h.uid());

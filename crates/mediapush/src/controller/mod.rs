@@ -28,8 +28,7 @@ use agora_rest_core::health::{
 };
 use agora_rest_core::operation::Operation;
 use agora_rest_core::reconcile::{
-    Action, Desired, Health, History, Observed, RECREATIONS_PER_HOUR, RecreateBudget, Refusal,
-    decide,
+    Action, Desired, Health, Observed, RECREATIONS_PER_HOUR, Refusal, decide,
 };
 use agora_rest_model::mediapush::ConverterState;
 use agora_rest_model::ncs::{DestroyReason, MediaPushEvent, MediaPushEventKind};
@@ -469,18 +468,7 @@ async fn reconcile(shared: &Shared, key: &str) -> Option<Instant> {
             immutable_differs,
         },
     };
-    let history = History {
-        existed: st.existed,
-        failures: st.failures,
-        last_failure_at: Duration::from_millis(st.last_failure_unix_ms),
-        recreations: RecreateBudget::from_times(
-            shared.config.recreations_per_hour,
-            st.recreations_unix_ms
-                .iter()
-                .map(|ms| Duration::from_millis(*ms))
-                .collect(),
-        ),
-    };
+    let history = st.history(shared.config.recreations_per_hour);
     let action = decide(&desired, &observed, &history, now);
 
     // Act.
@@ -603,8 +591,7 @@ fn fail(
         });
         return;
     }
-    st.failures = st.failures.saturating_add(1);
-    st.last_failure_unix_ms = now_unix;
+    st.record_failure(now_unix);
     shared.say(ControllerEvent::ActionFailed {
         key: key.to_string(),
         action,
@@ -690,12 +677,7 @@ async fn create(
         Ok(created) => {
             let id = created.converter.id.clone();
             if recreating.is_some() || st.existed {
-                st.recreations_unix_ms.push(now_unix);
-                let cap = usize::try_from(shared.config.recreations_per_hour.max(1)).unwrap_or(1);
-                let len = st.recreations_unix_ms.len();
-                if len > cap {
-                    st.recreations_unix_ms.drain(..len - cap);
-                }
+                st.record_recreation(now_unix, shared.config.recreations_per_hour);
             }
             st.resource_id = Some(id.clone());
             st.region = Some(spec.region.to_string());

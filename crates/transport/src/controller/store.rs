@@ -172,6 +172,41 @@ pub struct ResourceStatus {
     pub refusal: Option<String>,
 }
 
+impl ResourceStatus {
+    /// The controller's history for core's decision, with a re-creation cap of `cap` per hour.
+    /// Times are Unix milliseconds as durations.
+    pub fn history(&self, cap: u32) -> agora_rest_core::reconcile::History {
+        agora_rest_core::reconcile::History {
+            existed: self.existed,
+            failures: self.failures,
+            last_failure_at: Duration::from_millis(self.last_failure_unix_ms),
+            recreations: agora_rest_core::reconcile::RecreateBudget::from_times(
+                cap,
+                self.recreations_unix_ms
+                    .iter()
+                    .map(|ms| Duration::from_millis(*ms))
+                    .collect(),
+            ),
+        }
+    }
+
+    /// Records a re-creation at `now_unix_ms`, keeping at most `cap` times.
+    pub fn record_recreation(&mut self, now_unix_ms: u64, cap: u32) {
+        self.recreations_unix_ms.push(now_unix_ms);
+        let keep = usize::try_from(cap.max(1)).unwrap_or(1);
+        let len = self.recreations_unix_ms.len();
+        if len > keep {
+            self.recreations_unix_ms.drain(..len - keep);
+        }
+    }
+
+    /// Records a failed action at `now_unix_ms`.
+    pub fn record_failure(&mut self, now_unix_ms: u64) {
+        self.failures = self.failures.saturating_add(1);
+        self.last_failure_unix_ms = now_unix_ms;
+    }
+}
+
 /// Per-resource status, by key.
 #[async_trait::async_trait]
 pub trait StatusStore: Send + Sync + Debug {
