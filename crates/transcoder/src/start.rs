@@ -481,16 +481,12 @@ fn answer_error(
     resp: &http::Response<bytes::Bytes>,
     action: Action,
 ) -> agora_rest_transport::Error {
-    let ids = ResponseIds::of(resp);
     let body = agora_rest_model::ErrorBody::parse_lenient(resp.body());
-    agora_rest_transport::Error::Status(Box::new(StatusError {
-        op: Operation::TranscodeCreate,
-        status: resp.status().as_u16(),
-        message: body.text().map(str::to_string),
-        code: body.code,
-        request_id: ids.request_id,
-        resource_id: ids.resource_id,
+    agora_rest_transport::Error::Status(Box::new(StatusError::of_answer(
+        Operation::TranscodeCreate,
+        resp,
+        &body,
         action,
-        body: resp.body().slice(..resp.body().len().min(4096)),
-    }))
+        None,
+    )))
 }

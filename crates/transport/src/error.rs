@@ -243,6 +243,32 @@ pub struct StatusError {
     pub body: bytes::Bytes,
 }
 
+impl StatusError {
+    /// The typed error of an answer of `op` that is not a plain success: its status, the
+    /// error body's text and code (`body`, already parsed by the caller), the ids, the advised
+    /// action, and at most 4 KiB of the raw body. `request_id` is ours when we chose one; the
+    /// answer's `X-Request-ID` otherwise.
+    pub fn of_answer(
+        op: Operation,
+        resp: &http::Response<bytes::Bytes>,
+        body: &agora_rest_model::ErrorBody,
+        action: Action,
+        request_id: Option<String>,
+    ) -> Self {
+        let ids = crate::ResponseIds::of(resp);
+        StatusError {
+            op,
+            status: resp.status().as_u16(),
+            message: body.text().map(str::to_string),
+            code: body.code,
+            request_id: request_id.or(ids.request_id),
+            resource_id: ids.resource_id,
+            action,
+            body: resp.body().slice(..resp.body().len().min(4096)),
+        }
+    }
+}
+
 impl std::fmt::Display for StatusError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(

@@ -26,7 +26,7 @@ use http::{Request, Response};
 use tower::retry::Policy;
 
 use super::StateHandle;
-use super::request_id::{X_REQUEST_ID, X_RESOURCE_ID};
+use super::request_id::X_REQUEST_ID;
 use crate::Error;
 use crate::budget::RetryBudget;
 use crate::call::Call;
@@ -87,41 +87,23 @@ impl<H: StateHandle<RetryShared>> VendorRetryPolicy<H> {
     }
 }
 
-fn header(resp: &Response<Bytes>, name: &str) -> Option<String> {
-    resp.headers()
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string)
-}
-
-/// Builds the typed error of a non-2xx answer.
+/// Builds the typed error of a non-2xx answer whose body `body` is already parsed.
 pub(crate) fn status_error(
     call: &Call,
     req: &Request<Bytes>,
     resp: &Response<Bytes>,
+    body: &ErrorBody,
     action: Action,
 ) -> Error {
-    let body = ErrorBody::parse_lenient(resp.body());
-    let request_id = call
-        .request_id()
-        .map(str::to_string)
-        .or_else(|| {
-            req.headers()
-                .get(X_REQUEST_ID)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_string)
-        })
-        .or_else(|| header(resp, X_REQUEST_ID));
-    Error::Status(Box::new(StatusError {
-        op: call.op,
-        status: resp.status().as_u16(),
-        message: body.text().map(str::to_string),
-        code: body.code,
-        request_id,
-        resource_id: header(resp, X_RESOURCE_ID),
-        action,
-        body: resp.body().slice(..resp.body().len().min(4096)),
-    }))
+    let request_id = call.request_id().map(str::to_string).or_else(|| {
+        req.headers()
+            .get(X_REQUEST_ID)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    });
+    Error::Status(Box::new(StatusError::of_answer(
+        call.op, resp, body, action, request_id,
+    )))
 }
 
 type Sleep = Pin<Box<dyn Future<Output = ()> + Send>>;
@@ -150,7 +132,7 @@ impl<H: StateHandle<RetryShared>> Policy<Request<Bytes>, Response<Bytes>, Error>
         let call = self.call.clone()?;
         let body = ErrorBody::parse_lenient(resp.body());
         let action = classify_answer(call.op, resp.status().as_u16(), body.code, body.text());
-        let error = status_error(&call, req, resp, action);
+        let error = status_error(&call, req, resp, &body, action);
         let plan = match action {
             Action::Retry(plan)
                 if call.idempotent && call.status_retries && self.shared.state().enabled =>
