@@ -1,17 +1,11 @@
 //! `agora-rest webhook listen`: receive NCS notifications, verify them, print typed events.
 
 use std::net::SocketAddr;
-
 use std::time::Duration;
 
 use agora_rest_model::ncs::Notification;
-use std::sync::Arc;
-
-use agora_rest_core::ncs::{HEADER_SIGNATURE_V1, HEADER_SIGNATURE_V2};
-use agora_rest_transport::server::{Gate, HardenedServer, ServerLimits, serve_until};
+use agora_rest_transport::server::{HardenedServer, ServerLimits, serve_until};
 use agora_rest_transport::webhook::WebhookReceiver;
-use bytes::Bytes;
-use http_body_util::Full;
 
 use crate::Failure;
 
@@ -85,25 +79,10 @@ pub(crate) async fn run(command: WebhookCommand) -> Result<(), Failure> {
     println!("listening on http://{addr}");
     // Accept errors (EMFILE at the fd limit) are waited out inside the server; the loop ends
     // only when this command does.
-    // A notice without a signature header, or not a POST, is refused from its head: its body
-    // is never read. (The signature itself covers the body, so it is checked after.)
-    let gate: Gate = Arc::new(|parts: &http::request::Parts| {
-        let signed = parts.headers.contains_key(HEADER_SIGNATURE_V2)
-            || parts.headers.contains_key(HEADER_SIGNATURE_V1);
-        let (status, text) = match (&parts.method, signed) {
-            (&http::Method::POST, true) => return None,
-            (&http::Method::POST, false) => (401, r#"{"message":"bad or missing signature"}"#),
-            _ => (405, r#"{"message":"POST only"}"#),
-        };
-        let mut r = http::Response::new(Full::new(Bytes::from_static(text.as_bytes())));
-        *r.status_mut() =
-            http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::BAD_REQUEST);
-        Some(r)
-    });
     tokio::spawn(serve_until(
         server,
         listener,
-        Some(gate),
+        Some(WebhookReceiver::head_gate()),
         receiver,
         std::future::pending(),
     ));

@@ -173,6 +173,32 @@ impl WebhookReceiver {
     }
 }
 
+/// The receiver's answer to a request head alone: 405 for anything but POST, 401 when neither
+/// signature header is present. `None` lets the body be read and verified.
+fn refuse_head(method: &Method, headers: &http::HeaderMap) -> Option<(StatusCode, &'static str)> {
+    if method != Method::POST {
+        return Some((StatusCode::METHOD_NOT_ALLOWED, r#"{"message":"POST only"}"#));
+    }
+    let signed =
+        headers.contains_key(HEADER_SIGNATURE_V2) || headers.contains_key(HEADER_SIGNATURE_V1);
+    (!signed).then_some((
+        StatusCode::UNAUTHORIZED,
+        r#"{"message":"bad or missing signature"}"#,
+    ))
+}
+
+#[cfg(feature = "server")]
+impl WebhookReceiver {
+    /// A gate for [`crate::server`]: unsigned or non-POST notices are refused from their head,
+    /// so the server never reads their bodies. (The signature itself covers the body, so it is
+    /// checked after.)
+    pub fn head_gate() -> crate::server::Gate {
+        Arc::new(|parts: &http::request::Parts| {
+            refuse_head(&parts.method, &parts.headers).map(|(status, text)| reply(status, text))
+        })
+    }
+}
+
 fn reply(status: StatusCode, body: &'static str) -> Response<Full<Bytes>> {
     let mut r = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
     *r.status_mut() = status;
@@ -200,11 +226,8 @@ where
     fn call(&mut self, req: Request<B>) -> Self::Future {
         let this = self.clone();
         Box::pin(async move {
-            if req.method() != Method::POST {
-                return Ok(reply(
-                    StatusCode::METHOD_NOT_ALLOWED,
-                    r#"{"message":"POST only"}"#,
-                ));
+            if let Some((status, text)) = refuse_head(req.method(), req.headers()) {
+                return Ok(reply(status, text));
             }
             let (v2, v1) = {
                 let header = |n: &str| {
