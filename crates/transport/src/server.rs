@@ -343,19 +343,9 @@ where
         stats.gated.fetch_add(1, Ordering::Relaxed);
         return Ok(answer);
     }
-    // No body (a GET): nothing to read and no timer to arm.
-    if http_body::Body::is_end_stream(&body) {
-        return match service
-            .oneshot(Request::from_parts(parts, Full::new(Bytes::new())))
-            .await
-        {
-            Ok(r) => Ok(r),
-            Err(e) => Err(e.into()),
-        };
-    }
     let mut read = std::pin::pin!(Limited::new(body, limits.max_body_bytes).collect());
-    // A body that is already in (the common case) is taken without arming a timer; only one
-    // that is still arriving runs against the body timeout.
+    // A body that is already in (the common case, and no body at all) is taken on the first
+    // poll without arming a timer; only one still arriving runs against the body timeout.
     let first = std::future::poll_fn(|cx| Poll::Ready(read.as_mut().poll(cx))).await;
     let collected = match first {
         Poll::Ready(r) => Ok(r),
@@ -377,13 +367,10 @@ where
         }
         Ok(Ok(b)) => b.to_bytes(),
     };
-    match service
+    service
         .oneshot(Request::from_parts(parts, Full::new(body)))
         .await
-    {
-        Ok(r) => Ok(r),
-        Err(e) => Err(e.into()),
-    }
+        .map_err(Into::into)
 }
 
 fn plain(status: StatusCode, body: &'static str) -> Response<Full<Bytes>> {
