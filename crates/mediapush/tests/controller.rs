@@ -292,7 +292,18 @@ async fn a_new_controller_resumes_from_the_stores() {
         run_for(Duration::from_secs(30)).await;
         first.shutdown().await;
         drop(first);
+        // The converter fails while no controller runs; the new one finds the key in the
+        // stores on its own (nothing is applied to it) and re-creates it.
+        let old = emu.converters()[0].id.clone();
+        assert!(emu.fail_converter(&old));
         let second = Controller::start_with(push(&emu), config(), stores);
+        run_for(Duration::from_secs(600)).await;
+        assert_eq!(emu.converters().len(), 1);
+        assert_ne!(emu.converters()[0].id, old, "resumed and re-created");
+        assert_eq!(
+            emu.converters()[0].converter.rtmp_url.as_deref(),
+            Some("rtmp://b/x")
+        );
         second.apply(spec("keep", "rtmp://c/x")).await.unwrap();
         run_for(Duration::from_secs(30)).await;
         assert_eq!(emu.converters().len(), 1);

@@ -23,6 +23,7 @@ use agora_rest_core::reconcile::{Action, Desired, Health, Observed, RECREATIONS_
 use agora_rest_model::ncs::{TranscoderEvent, TranscoderEventKind};
 use agora_rest_model::transcoder::TranscoderConfig;
 use agora_rest_transport::Call;
+use agora_rest_transport::clock::UnixClock;
 use agora_rest_transport::controller::store::{ObservedState, ResourceStatus};
 use agora_rest_transport::controller::{Reconcile, Runtime};
 use serde::{Deserialize, Serialize};
@@ -138,18 +139,13 @@ struct Shared {
     events: broadcast::Sender<TaskEvent>,
     ids: Mutex<HashMap<String, String>>,
     keys: Mutex<HashMap<String, KeyState>>,
-    unix_origin_ms: u64,
-    origin: Instant,
+    /// Controller time: Unix milliseconds on tokio's clock.
+    clock: UnixClock,
 }
 
 impl Shared {
     fn say(&self, e: TaskEvent) {
         let _ = self.events.send(e);
-    }
-
-    fn unix_ms(&self) -> u64 {
-        let elapsed = u64::try_from(self.origin.elapsed().as_millis()).unwrap_or(u64::MAX);
-        self.unix_origin_ms.saturating_add(elapsed)
     }
 
     fn with_key<T>(&self, key: &str, f: impl FnOnce(&mut KeyState) -> T) -> T {
@@ -170,13 +166,6 @@ impl std::fmt::Debug for TaskController {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TaskController").finish_non_exhaustive()
     }
-}
-
-#[allow(clippy::disallowed_methods)] // the one wall-clock read; controller time runs on tokio's clock
-fn wall_unix_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 impl TaskController {
@@ -202,20 +191,10 @@ impl TaskController {
             events,
             ids: Mutex::default(),
             keys: Mutex::default(),
-            unix_origin_ms: wall_unix_ms(),
-            origin: Instant::now(),
+            clock: UnixClock::new(),
         });
         let reconciler: Arc<dyn Reconcile> = Arc::new(Reconciler(Arc::clone(&shared)));
-        let runtime = Runtime::spawn(reconciler, Vec::new(), 16);
-        let wake = runtime.clone();
-        let desired = Arc::clone(&shared.stores.desired);
-        tokio::spawn(async move {
-            if let Ok(keys) = desired.keys().await {
-                for k in keys {
-                    wake.wake(&k);
-                }
-            }
-        });
+        let runtime = Runtime::spawn(reconciler, Arc::clone(&shared.stores.desired), 16);
         TaskController { shared, runtime }
     }
 
@@ -362,7 +341,7 @@ async fn reconcile(shared: &Shared, key: &str) -> Option<Instant> {
         .as_ref()
         .and_then(|e| serde_json::from_value(e.spec.clone()).ok());
     let generation = entry.as_ref().map_or(0, |e| e.generation);
-    let mono = shared.origin.elapsed();
+    let mono = shared.clock.elapsed();
     let mut poll_after = shared.poll_every;
 
     // Observe.
@@ -458,7 +437,7 @@ async fn reconcile(shared: &Shared, key: &str) -> Option<Instant> {
     }
 
     // Decide.
-    let now_unix = shared.unix_ms();
+    let now_unix = shared.clock.now_ms();
     let now = Duration::from_millis(now_unix);
     let desired = Desired {
         present: spec.is_some(),

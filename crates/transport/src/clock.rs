@@ -39,3 +39,52 @@ impl governor::clock::Clock for TokioClock {
         TokioClock::now(self)
     }
 }
+
+/// The system's wall clock in Unix milliseconds: the one place the workspace's runtime crates
+/// read wall time (core takes time as an argument; everything else counts on tokio's clock).
+#[allow(clippy::disallowed_methods)]
+pub fn system_unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// Unix milliseconds counted on tokio's clock from one wall-clock read, so that paused-clock
+/// tests drive it: the controllers' time for stored histories and sequence floors.
+#[derive(Debug, Clone, Copy)]
+pub struct UnixClock {
+    origin: tokio::time::Instant,
+    unix_origin_ms: u64,
+}
+
+impl Default for UnixClock {
+    fn default() -> Self {
+        UnixClock {
+            origin: tokio::time::Instant::now(),
+            unix_origin_ms: system_unix_ms(),
+        }
+    }
+}
+
+impl UnixClock {
+    /// A clock whose origin is now.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Unix milliseconds now.
+    pub fn now_ms(&self) -> u64 {
+        let elapsed = u64::try_from(self.origin.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.unix_origin_ms.saturating_add(elapsed)
+    }
+
+    /// Time since the origin (monotonic).
+    pub fn elapsed(&self) -> std::time::Duration {
+        self.origin.elapsed()
+    }
+
+    /// `at` as time since the origin.
+    pub fn since_origin(&self, at: tokio::time::Instant) -> std::time::Duration {
+        at.saturating_duration_since(self.origin)
+    }
+}

@@ -56,14 +56,6 @@ pub struct WebhookReceiver {
     freshness: Option<(std::time::Duration, WallClock)>,
 }
 
-/// The system's wall clock in Unix milliseconds: the one place the receiver reads it.
-#[allow(clippy::disallowed_methods)] // the edge where wall time enters; core takes it as an argument
-fn system_unix_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}
-
 impl std::fmt::Debug for WebhookReceiver {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("WebhookReceiver { secret: <redacted>, .. }")
@@ -110,7 +102,7 @@ impl WebhookReceiver {
     /// wall clock, so that a captured notice cannot be replayed later. Off by default: NCS
     /// resends carry a new `notifyMs`, but a receiver whose clock is off would refuse all.
     pub fn with_freshness(self, window: std::time::Duration) -> Self {
-        self.with_freshness_clock(window, Arc::new(system_unix_ms))
+        self.with_freshness_clock(window, Arc::new(crate::clock::system_unix_ms))
     }
 
     /// As [`with_freshness`](Self::with_freshness) with another wall clock (tests).

@@ -33,6 +33,7 @@ use agora_rest_core::reconcile::{
 use agora_rest_model::mediapush::ConverterState;
 use agora_rest_model::ncs::{DestroyReason, MediaPushEvent, MediaPushEventKind};
 use agora_rest_transport::Call;
+use agora_rest_transport::clock::UnixClock;
 use agora_rest_transport::controller::store::{ObservedState, ResourceStatus};
 use agora_rest_transport::controller::{Reconcile, Runtime};
 use futures_util::TryStreamExt;
@@ -134,20 +135,13 @@ struct Shared {
     /// Converter id → key, for routing notices.
     ids: Mutex<HashMap<String, String>>,
     keys: Mutex<HashMap<String, KeyState>>,
-    /// Unix milliseconds at start and the tokio instant it corresponds to.
-    unix_origin_ms: u64,
-    origin: Instant,
+    /// Controller time: Unix milliseconds on tokio's clock.
+    clock: UnixClock,
 }
 
 impl Shared {
     fn say(&self, e: ControllerEvent) {
         let _ = self.events.send(e);
-    }
-
-    /// Controller time as Unix milliseconds (tokio's clock from a wall-clock origin).
-    fn unix_ms(&self) -> u64 {
-        let elapsed = u64::try_from(self.origin.elapsed().as_millis()).unwrap_or(u64::MAX);
-        self.unix_origin_ms.saturating_add(elapsed)
     }
 
     fn with_key<T>(&self, key: &str, f: impl FnOnce(&mut KeyState) -> T) -> T {
@@ -176,15 +170,6 @@ impl std::fmt::Debug for Controller {
     }
 }
 
-/// The wall clock in Unix milliseconds: read once when a controller starts, the one place it
-/// enters (controller time runs on tokio's clock from there, so paused tests drive it).
-#[allow(clippy::disallowed_methods)]
-fn wall_unix_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}
-
 impl Controller {
     /// Starts a controller on the current tokio runtime, with in-memory stores.
     pub fn start(push: MediaPush, config: ControllerConfig) -> Controller {
@@ -202,23 +187,11 @@ impl Controller {
             events,
             ids: Mutex::default(),
             keys: Mutex::default(),
-            unix_origin_ms: wall_unix_ms(),
-            origin: Instant::now(),
+            clock: UnixClock::new(),
         });
         let max = shared.config.max_parallel;
-        let stores_desired = Arc::clone(&shared.stores.desired);
         let reconciler: Arc<dyn Reconcile> = Arc::new(Reconciler(Arc::clone(&shared)));
-        // Resume: every key already declared is reconciled at once (listing the keys is the
-        // runtime's first step, so `start` stays synchronous).
-        let runtime = Runtime::spawn(reconciler, Vec::new(), max);
-        let wake = runtime.clone();
-        tokio::spawn(async move {
-            if let Ok(keys) = stores_desired.keys().await {
-                for k in keys {
-                    wake.wake(&k);
-                }
-            }
-        });
+        let runtime = Runtime::spawn(reconciler, Arc::clone(&shared.stores.desired), max);
         Controller { shared, runtime }
     }
 
@@ -395,7 +368,7 @@ async fn reconcile(shared: &Shared, key: &str) -> Option<Instant> {
             shared.push.learn(&id, spec.region, &spec.converter);
         }
         let call = Call::new(Operation::PushGet, ONE_PATH).without_status_retries();
-        let now = now_i.duration_since(shared.origin);
+        let now = shared.clock.since_origin(now_i);
         let observation = match shared.push.get_with(&id, call).await {
             Ok(info) => {
                 if let Some(spec) = &spec {
@@ -439,7 +412,7 @@ async fn reconcile(shared: &Shared, key: &str) -> Option<Instant> {
     }
 
     // Decide.
-    let now_unix = shared.unix_ms();
+    let now_unix = shared.clock.now_ms();
     let now = Duration::from_millis(now_unix);
     let desired = Desired {
         present: spec.is_some(),

@@ -10,6 +10,7 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use super::scheduler::Scheduler;
+use super::store::DesiredStore;
 
 /// One reconcile of one key: look, decide, act, record. Returns when to look at the key again
 /// (`None`: not until something wakes it).
@@ -40,10 +41,15 @@ impl std::fmt::Debug for Command {
 }
 
 impl Runtime {
-    /// Starts the loop on the current tokio runtime; `keys` are reconciled at once.
-    pub fn spawn(reconciler: Arc<dyn Reconcile>, keys: Vec<String>, max_parallel: usize) -> Self {
+    /// Starts the loop on the current tokio runtime. Its first step reads every key declared
+    /// in `desired` and reconciles them (a new process resumes what its predecessor held).
+    pub fn spawn(
+        reconciler: Arc<dyn Reconcile>,
+        desired: Arc<dyn DesiredStore>,
+        max_parallel: usize,
+    ) -> Self {
         let (commands, rx) = mpsc::unbounded_channel();
-        tokio::spawn(drive(reconciler, keys, max_parallel.max(1), rx));
+        tokio::spawn(drive(reconciler, desired, max_parallel.max(1), rx));
         Runtime { commands }
     }
 
@@ -63,13 +69,15 @@ impl Runtime {
 
 async fn drive(
     reconciler: Arc<dyn Reconcile>,
-    keys: Vec<String>,
+    desired: Arc<dyn DesiredStore>,
     max: usize,
     mut commands: mpsc::UnboundedReceiver<Command>,
 ) {
     let mut sched = Scheduler::default();
     let mut running: JoinSet<(String, Option<Instant>)> = JoinSet::new();
     let mut busy: HashSet<String> = HashSet::new();
+    // A store that cannot list its keys now is not retried here: every apply wakes its key.
+    let keys = desired.keys().await.unwrap_or_default();
     let start = Instant::now();
     for k in keys {
         sched.schedule(&k, start);
