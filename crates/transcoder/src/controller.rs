@@ -200,7 +200,11 @@ impl TaskController {
 
     /// Declares a task; validated first (instance id, config, a token for both UIDs).
     pub async fn apply(&self, spec: TaskSpec) -> Result<u64, Error> {
-        self.start_spec(&spec, UidPair::new(spec.uids[0], spec.uids[1])?)?;
+        start_spec(
+            &self.shared.tokens,
+            &spec,
+            UidPair::new(spec.uids[0], spec.uids[1])?,
+        )?;
         let value = serde_json::to_value(&spec).map_err(|e| agora_rest_model::Error::Decode {
             what: "task spec",
             reason: e.to_string(),
@@ -213,17 +217,6 @@ impl TaskController {
             .await?;
         self.runtime.wake(&spec.instance_id);
         Ok(generation)
-    }
-
-    fn start_spec(&self, spec: &TaskSpec, uids: UidPair) -> Result<StartSpec, Error> {
-        let tokens = Arc::clone(&self.shared.tokens);
-        let provider = move |channel: &str, uid: u32| tokens.output_token(channel, uid);
-        StartSpec::new(
-            spec.instance_id.clone(),
-            uids,
-            spec.config.clone(),
-            provider,
-        )
     }
 
     /// Removes a declared task: it is stopped within one scheduling step.
@@ -280,6 +273,21 @@ impl TaskController {
     pub async fn shutdown(&self) {
         self.runtime.shutdown().await;
     }
+}
+
+/// The start spec of `spec` on `uids`, its output tokens from the controller's provider.
+fn start_spec(
+    tokens: &Arc<dyn OutputTokens>,
+    spec: &TaskSpec,
+    uids: UidPair,
+) -> Result<StartSpec, Error> {
+    let tokens = Arc::clone(tokens);
+    StartSpec::new(
+        spec.instance_id.clone(),
+        uids,
+        spec.config.clone(),
+        move |channel: &str, uid: u32| tokens.output_token(channel, uid),
+    )
 }
 
 struct Reconciler(Arc<Shared>);
@@ -567,14 +575,7 @@ async fn start(
     let Ok(uids) = UidPair::new(first, second) else {
         return;
     };
-    let tokens = Arc::clone(&shared.tokens);
-    let provider = move |channel: &str, uid: u32| tokens.output_token(channel, uid);
-    let start_spec = match StartSpec::new(
-        spec.instance_id.clone(),
-        uids,
-        spec.config.clone(),
-        provider,
-    ) {
+    let start_spec = match start_spec(&shared.tokens, spec, uids) {
         Ok(s) => s,
         Err(e) => {
             st.observed = ObservedState::Refused;
@@ -658,26 +659,18 @@ async fn update(
             .observe(h.task_id(), floor)
             .await;
     }
-    let mut config = spec.config.clone().with_output_uid(h.uid());
-    for rtc in config.outputs.iter_mut().filter_map(|o| o.rtc.as_mut()) {
-        match shared.tokens.output_token(&rtc.rtc_channel, h.uid()) {
-            Ok(t) => rtc.rtc_token = t,
-            Err(reason) => {
-                fail(
-                    shared,
-                    key,
-                    "update",
-                    &Error::Tokens {
-                        uid: h.uid(),
-                        reason,
-                    },
-                    st,
-                    now_unix,
-                );
-                return;
-            }
+    // The config as the running UID sends it, with that UID's own token.
+    let config = UidPair::new(spec.uids[0], spec.uids[1])
+        .map_err(Error::from)
+        .and_then(|uids| start_spec(&shared.tokens, spec, uids))
+        .and_then(|s| s.config_for(h.uid()));
+    let config = match config {
+        Ok(c) => c,
+        Err(e) => {
+            fail(shared, key, "update", &e, st, now_unix);
+            return;
         }
-    }
+    };
     match h.update(config).await {
         Ok(()) => {
             st.applied_generation = generation;

@@ -172,6 +172,12 @@ async fn a_changed_config_is_a_sequenced_update() {
         ctl.apply(changed).await.unwrap();
         tokio::time::sleep(Duration::from_secs(60)).await;
         let task = &emu.tasks()[0];
+        // The update carries the running UID and its own token, not the spec's placeholder.
+        let rtc = task.request.transcoder().outputs[0].rtc.clone().unwrap();
+        assert_eq!(
+            (rtc.rtc_uid, rtc.rtc_token.expose()),
+            (1001, "token-for-1001")
+        );
         assert_eq!(
             task.request.transcoder().outputs[0]
                 .video_option
