@@ -91,8 +91,9 @@ pub enum Health {
     Failed,
 }
 
-/// Why action on a resource stopped for good.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// Why action on a resource stopped for good (stored as its snake-case name).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Refusal {
     /// 400: the spec breaks a rule of the service.
@@ -107,6 +108,19 @@ pub enum Refusal {
     ImmutableChange,
     /// The re-creation cap is spent and stays spent (a cap of zero).
     RecreationsDisabled,
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Refusal::BadRequest => "the service refused the spec (400)",
+            Refusal::Unauthorized => "the credentials are wrong (401)",
+            Refusal::Forbidden => "the service is not enabled (403)",
+            Refusal::NameTaken => "the name is held by another converter (409)",
+            Refusal::ImmutableChange => "the spec changes a field fixed at creation",
+            Refusal::RecreationsDisabled => "re-creations are disabled (a cap of 0)",
+        })
+    }
 }
 
 /// What was last observed of the resource.

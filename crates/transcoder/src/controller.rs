@@ -19,7 +19,9 @@ use agora_rest_core::health::{
 };
 use agora_rest_core::name::UidPair;
 use agora_rest_core::operation::Operation;
-use agora_rest_core::reconcile::{Action, Desired, Health, Observed, RECREATIONS_PER_HOUR, decide};
+use agora_rest_core::reconcile::{
+    Action, Desired, Health, Observed, RECREATIONS_PER_HOUR, Refusal, decide,
+};
 use agora_rest_model::ncs::{TranscoderEvent, TranscoderEventKind};
 use agora_rest_model::transcoder::TranscoderConfig;
 use agora_rest_transport::Call;
@@ -457,9 +459,7 @@ async fn reconcile(shared: &Shared, key: &str) -> Option<Instant> {
         ObservedState::Unknown | ObservedState::Absent => Observed::Absent,
         ObservedState::EndedIdle => Observed::Ended { by_idle: true },
         ObservedState::Ended | ObservedState::Failed => Observed::Ended { by_idle: false },
-        ObservedState::Refused => {
-            Observed::Refused(agora_rest_core::reconcile::Refusal::BadRequest)
-        }
+        ObservedState::Refused => Observed::Refused(st.refusal.unwrap_or(Refusal::BadRequest)),
         ObservedState::Healthy | ObservedState::Degraded | ObservedState::Migrating => {
             Observed::Present {
                 health: Health::Healthy,
@@ -487,9 +487,10 @@ async fn reconcile(shared: &Shared, key: &str) -> Option<Instant> {
         }
         (Action::Degraded(r), _) => {
             st.observed = ObservedState::Refused;
+            st.refusal = Some(r);
             shared.say(TaskEvent::Degraded {
                 key: key.to_string(),
-                why: format!("{r:?}"),
+                why: r.to_string(),
             });
             None
         }
@@ -579,6 +580,7 @@ async fn start(
         Ok(s) => s,
         Err(e) => {
             st.observed = ObservedState::Refused;
+            st.refusal = Some(Refusal::BadRequest);
             shared.say(TaskEvent::Degraded {
                 key: key.to_string(),
                 why: e.to_string(),

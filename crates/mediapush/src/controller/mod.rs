@@ -295,28 +295,6 @@ fn refusal_of(e: &Error) -> Option<Refusal> {
     }
 }
 
-fn refusal_name(r: Refusal) -> &'static str {
-    match r {
-        Refusal::BadRequest => "bad request",
-        Refusal::Unauthorized => "unauthorized",
-        Refusal::Forbidden => "forbidden",
-        Refusal::NameTaken => "name taken",
-        Refusal::ImmutableChange => "immutable change",
-        _ => "re-creations disabled",
-    }
-}
-
-fn refusal_from(name: Option<&str>) -> Refusal {
-    match name {
-        Some("unauthorized") => Refusal::Unauthorized,
-        Some("forbidden") => Refusal::Forbidden,
-        Some("name taken") => Refusal::NameTaken,
-        Some("immutable change") => Refusal::ImmutableChange,
-        Some("re-creations disabled") => Refusal::RecreationsDisabled,
-        _ => Refusal::BadRequest,
-    }
-}
-
 /// One reconcile of `key`; returns when to look again (`None`: not until something changes).
 async fn reconcile(shared: &Shared, key: &str) -> Option<Instant> {
     let now_i = Instant::now();
@@ -385,7 +363,7 @@ async fn reconcile(shared: &Shared, key: &str) -> Option<Instant> {
             Err(e) => match refusal_of(&e) {
                 Some(r) => {
                     st.observed = ObservedState::Refused;
-                    st.refusal = Some(refusal_name(r).to_string());
+                    st.refusal = Some(r);
                     ConverterObservation::Inconclusive
                 }
                 None => ConverterObservation::Inconclusive,
@@ -434,7 +412,7 @@ async fn reconcile(shared: &Shared, key: &str) -> Option<Instant> {
         ObservedState::Absent => Observed::Absent,
         ObservedState::EndedIdle => Observed::Ended { by_idle: true },
         ObservedState::Ended => Observed::Ended { by_idle: false },
-        ObservedState::Refused => Observed::Refused(refusal_from(st.refusal.as_deref())),
+        ObservedState::Refused => Observed::Refused(st.refusal.unwrap_or(Refusal::BadRequest)),
         o => Observed::Present {
             health: health_of(o),
             applied: st.applied_generation,
@@ -465,10 +443,10 @@ async fn reconcile(shared: &Shared, key: &str) -> Option<Instant> {
         }
         (Action::Degraded(r), _) => {
             st.observed = ObservedState::Refused;
-            st.refusal = Some(refusal_name(r).to_string());
+            st.refusal = Some(r);
             shared.say(ControllerEvent::Degraded {
                 key: key.to_string(),
-                why: refusal_name(r).to_string(),
+                why: r.to_string(),
             });
             None
         }
@@ -557,7 +535,7 @@ fn fail(
 ) {
     if let Some(r) = refusal_of(e) {
         st.observed = ObservedState::Refused;
-        st.refusal = Some(refusal_name(r).to_string());
+        st.refusal = Some(r);
         shared.say(ControllerEvent::Degraded {
             key: key.to_string(),
             why: format!("{action}: {e}"),

@@ -169,7 +169,7 @@ pub struct ResourceStatus {
     /// Re-creations in the last hour, Unix milliseconds.
     pub recreations_unix_ms: Vec<u64>,
     /// Why action stopped, when it did.
-    pub refusal: Option<String>,
+    pub refusal: Option<agora_rest_core::reconcile::Refusal>,
 }
 
 impl ResourceStatus {
