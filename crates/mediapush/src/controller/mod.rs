@@ -36,7 +36,6 @@ use agora_rest_transport::Call;
 use agora_rest_transport::clock::UnixClock;
 use agora_rest_transport::controller::store::{ObservedState, ResourceStatus};
 use agora_rest_transport::controller::{Reconcile, Runtime};
-use futures_util::TryStreamExt;
 use tokio::sync::broadcast;
 use tokio::time::Instant;
 
@@ -450,8 +449,8 @@ async fn reconcile(shared: &Shared, key: &str) -> Option<Instant> {
             });
             None
         }
-        (Action::Lookup, _) => {
-            lookup(shared, key, spec.as_ref(), &mut st).await;
+        (Action::Lookup, Some(spec)) => {
+            lookup(shared, key, spec, &mut st).await;
             soon
         }
         (Action::Create, Some(spec)) => {
@@ -558,31 +557,10 @@ fn remember_id(shared: &Shared, key: &str, id: &str) {
         .insert(id.to_string(), key.to_string());
 }
 
-/// Finds a running converter with the key's name and adopts it.
-async fn lookup(shared: &Shared, key: &str, spec: Option<&ConverterSpec>, st: &mut ResourceStatus) {
-    let found = match spec {
-        Some(s) => shared.push.find_by_name(s.channel(), key).await,
-        None => {
-            let list = shared.push.list();
-            futures_util::pin_mut!(list);
-            let mut found = Ok(None);
-            loop {
-                match list.try_next().await {
-                    Ok(Some(m)) if m.converter_name == key => {
-                        found = Ok(Some(m));
-                        break;
-                    }
-                    Ok(Some(_)) => {}
-                    Ok(None) => break,
-                    Err(e) => {
-                        found = Err(e);
-                        break;
-                    }
-                }
-            }
-            found
-        }
-    };
+/// Finds a running converter with the key's name and adopts it. (Only a declared key is
+/// looked up: a removed one is deleted by the id in its status, or forgotten.)
+async fn lookup(shared: &Shared, key: &str, spec: &ConverterSpec, st: &mut ResourceStatus) {
+    let found = shared.push.find_by_name(spec.channel(), key).await;
     match found {
         Ok(Some(m)) => {
             st.resource_id = Some(m.converter_id.clone());
@@ -590,10 +568,10 @@ async fn lookup(shared: &Shared, key: &str, spec: Option<&ConverterSpec>, st: &m
             st.observed = ObservedState::Healthy;
             // What it holds is not known: the latest spec is sent as an update.
             st.applied_generation = 0;
-            if let Some(s) = spec {
-                st.region = Some(s.region.to_string());
-                shared.push.learn(&m.converter_id, s.region, &s.converter);
-            }
+            st.region = Some(spec.region.to_string());
+            shared
+                .push
+                .learn(&m.converter_id, spec.region, &spec.converter);
             remember_id(shared, key, &m.converter_id);
             shared.say(ControllerEvent::Adopted {
                 key: key.to_string(),
