@@ -159,7 +159,7 @@ async fn run(n: usize, tasks: usize) {
         ctl.apply(spec(i, 0)).await.unwrap();
         version.insert(i, 0);
     }
-    let mut rng = fastrand_like(42);
+    let mut rng = xorshift(42);
     let idle_channels = ["ch7", "ch13"];
     for minute in 1..=120u32 {
         tokio::time::sleep(Duration::from_secs(60)).await;
@@ -327,7 +327,7 @@ async fn run(n: usize, tasks: usize) {
 }
 
 /// A tiny deterministic generator (xorshift), so the soak's choices repeat run to run.
-fn fastrand_like(seed: u64) -> Xorshift {
+fn xorshift(seed: u64) -> Xorshift {
     Xorshift(seed.max(1))
 }
 

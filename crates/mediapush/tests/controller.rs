@@ -315,3 +315,51 @@ async fn a_new_controller_resumes_from_the_stores() {
     })
     .await;
 }
+
+/// A late notice of a replaced converter must not move its successor: after a re-create, the
+/// old id no longer routes to the key.
+#[tokio::test(start_paused = true)]
+async fn a_replaced_converters_late_notice_moves_nothing() {
+    bounded(async {
+        let emu = Emulator::builder().build();
+        let ctl = Controller::start(push(&emu), config());
+        ctl.apply(spec("late", "rtmp://a/x")).await.unwrap();
+        run_for(Duration::from_secs(10)).await;
+        let old = ctl
+            .status("late")
+            .await
+            .unwrap()
+            .unwrap()
+            .resource_id
+            .unwrap();
+        let destroyed = |id: &str, reason: &str| agora_rest_model::ncs::MediaPushEvent {
+            kind: MediaPushEventKind::Destroyed,
+            payload: serde_json::from_value(serde_json::json!({
+                "converter": {"id": id}, "lts": 1, "destroyReason": reason
+            }))
+            .unwrap(),
+        };
+        // Destroyed by a failure (gone from the service): re-created.
+        let other = push(&emu);
+        other.locate(&old, PathRegion::Na).unwrap();
+        other.delete(&old).await.unwrap();
+        ctl.notify(&destroyed(&old, "Internal Error"));
+        run_for(Duration::from_secs(30)).await;
+        let new = ctl
+            .status("late")
+            .await
+            .unwrap()
+            .unwrap()
+            .resource_id
+            .unwrap();
+        assert_ne!(new, old);
+        // The old converter's late "idle timeout" notice.
+        ctl.notify(&destroyed(&old, "Idle Timeout"));
+        run_for(Duration::from_secs(30)).await;
+        let st = ctl.status("late").await.unwrap().unwrap();
+        assert_eq!(st.resource_id.as_deref(), Some(new.as_str()));
+        assert_ne!(st.observed, ObservedState::EndedIdle);
+        ctl.shutdown().await;
+    })
+    .await;
+}

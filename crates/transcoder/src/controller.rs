@@ -554,11 +554,17 @@ async fn start(
     now_unix: u64,
 ) {
     let old = st.resource_id.clone();
-    if old.is_some() {
+    if let Some(old_id) = &old {
         // Stop what may linger; a task already gone settles at once.
         if let Ok(h) = handle_of(shared, key, st).await {
             let _ = h.stop().await;
         }
+        // Its notices no longer route here (the map holds one id per key).
+        shared
+            .ids
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(old_id);
         shared.with_key(key, |k| {
             k.handle = None;
             k.check = None;
@@ -566,8 +572,8 @@ async fn start(
         });
     }
     let [primary, backup] = spec.uids;
-    let avoid: Vec<u32> = st.uid_in_use.into_iter().collect();
-    let first = if avoid.contains(&primary) {
+    // Never join on the UID the old task held: it may still be in the channel.
+    let first = if st.uid_in_use == Some(primary) {
         backup
     } else {
         primary

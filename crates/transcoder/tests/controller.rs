@@ -101,6 +101,26 @@ async fn an_exited_task_restarts_on_the_other_uid() {
         tokio::time::sleep(Duration::from_secs(600)).await;
         let new = ctl.task_id("mix2").await.unwrap().unwrap();
         assert_ne!(new, old);
+        // A late "stopped (idle)" notice of the old task must not end the new one.
+        let late = agora_rest_model::ncs::TranscoderEvent {
+            kind: agora_rest_model::ncs::TranscoderEventKind::Stopped,
+            payload: serde_json::from_value(serde_json::json!({
+                "taskId": old, "instanceId": "mix2", "sequence": 9, "sendts": 1,
+                "details": {"event": "cloud_transcoder_stopped", "stopReason": "Idle timeout"}
+            }))
+            .unwrap(),
+        };
+        ctl.notify(&late);
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        assert_eq!(
+            ctl.task_id("mix2").await.unwrap().as_deref(),
+            Some(new.as_str())
+        );
+        assert_ne!(
+            ctl.status("mix2").await.unwrap().unwrap().observed,
+            ObservedState::EndedIdle,
+            "the old task's notice routed to the new one"
+        );
         let st = ctl.status("mix2").await.unwrap().unwrap();
         assert_eq!(
             st.uid_in_use,

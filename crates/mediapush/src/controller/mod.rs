@@ -549,12 +549,15 @@ fn fail(
     });
 }
 
-fn remember_id(shared: &Shared, key: &str, id: &str) {
-    shared
-        .ids
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .insert(id.to_string(), key.to_string());
+/// Routes `id`'s notices to `key`, and no longer those of `previous` (the converter it
+/// replaces): the map holds one id per key, and a late notice of a replaced converter must not
+/// move its successor.
+fn remember_id(shared: &Shared, key: &str, previous: Option<&str>, id: &str) {
+    let mut ids = shared.ids.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(p) = previous {
+        ids.remove(p);
+    }
+    ids.insert(id.to_string(), key.to_string());
 }
 
 /// Finds a running converter with the key's name and adopts it. (Only a declared key is
@@ -563,6 +566,7 @@ async fn lookup(shared: &Shared, key: &str, spec: &ConverterSpec, st: &mut Resou
     let found = shared.push.find_by_name(spec.channel(), key).await;
     match found {
         Ok(Some(m)) => {
+            remember_id(shared, key, st.resource_id.as_deref(), &m.converter_id);
             st.resource_id = Some(m.converter_id.clone());
             st.existed = true;
             st.observed = ObservedState::Healthy;
@@ -572,7 +576,6 @@ async fn lookup(shared: &Shared, key: &str, spec: &ConverterSpec, st: &mut Resou
             shared
                 .push
                 .learn(&m.converter_id, spec.region, &spec.converter);
-            remember_id(shared, key, &m.converter_id);
             shared.say(ControllerEvent::Adopted {
                 key: key.to_string(),
                 id: m.converter_id,
@@ -608,13 +611,13 @@ async fn create(
             if recreating.is_some() || st.existed {
                 st.record_recreation(now_unix, shared.config.recreations_per_hour);
             }
+            remember_id(shared, key, st.resource_id.as_deref(), &id);
             st.resource_id = Some(id.clone());
             st.region = Some(spec.region.to_string());
             st.existed = true;
             st.observed = ObservedState::Healthy;
             st.applied_generation = generation;
             st.failures = 0;
-            remember_id(shared, key, &id);
             shared.with_key(key, |k| {
                 k.health = ConverterHealth::new().with_ha_window(shared.config.ha_window);
             });
