@@ -363,3 +363,100 @@ async fn a_replaced_converters_late_notice_moves_nothing() {
     })
     .await;
 }
+
+/// A spec with a CDN priority field pushes with `priority=1`, and its re-create (after a
+/// `failed` state) with `priority=2`; an update keeps the number in use.
+#[tokio::test(start_paused = true)]
+async fn recreates_raise_the_cdn_priority() {
+    bounded(async {
+        let emu = Emulator::builder().build();
+        let ctl = Controller::start(push(&emu), config());
+        ctl.apply(spec("prio", "rtmp://a/live/x").priority_field("priority"))
+            .await
+            .unwrap();
+        run_for(Duration::from_secs(10)).await;
+        let first = emu.converters()[0].clone();
+        assert_eq!(
+            first.converter.rtmp_url.as_deref(),
+            Some("rtmp://a/live/x?priority=1")
+        );
+        assert!(emu.fail_converter(&first.id));
+        run_for(Duration::from_secs(300)).await;
+        let now = emu.converters();
+        assert_eq!(now.len(), 1, "{now:?}");
+        assert_ne!(now[0].id, first.id);
+        assert_eq!(
+            now[0].converter.rtmp_url.as_deref(),
+            Some("rtmp://a/live/x?priority=2")
+        );
+        // A changed URL keeps the priority in use.
+        ctl.apply(spec("prio", "rtmp://b/live/x").priority_field("priority"))
+            .await
+            .unwrap();
+        run_for(Duration::from_secs(10)).await;
+        assert_eq!(
+            emu.converters()[0].converter.rtmp_url.as_deref(),
+            Some("rtmp://b/live/x?priority=2")
+        );
+        // A bad field is refused before anything is sent.
+        let err = ctl
+            .apply(spec("prio2", "rtmp://a/live/x").priority_field("a b"))
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("spec.priorityField"), "{err}");
+        ctl.shutdown().await;
+    })
+    .await;
+}
+
+/// Three 503s in a row on Get (past the retry schedule) destroy and re-create the converter:
+/// the failed one is deleted, exactly one runs.
+#[tokio::test(start_paused = true)]
+async fn three_server_errors_in_a_row_recreate() {
+    bounded(async {
+        let emu = Emulator::builder()
+            .fault(FaultRule::calls(
+                Operation::PushGet,
+                1,
+                3,
+                Fault::Status(503),
+            ))
+            .build();
+        let ctl = Controller::start(push(&emu), config());
+        let mut events = ctl.events();
+        ctl.apply(spec("sup", "rtmp://a/x")).await.unwrap();
+        run_for(Duration::from_secs(10)).await;
+        let first = emu.converters()[0].id.clone();
+        run_for(Duration::from_secs(600)).await;
+        let now = emu.converters();
+        assert_eq!(now.len(), 1, "the failed one was deleted: {now:?}");
+        assert_ne!(now[0].id, first);
+        let mut recreated = false;
+        while let Ok(e) = events.try_recv() {
+            recreated |=
+                matches!(e, ControllerEvent::Recreated { old: Some(ref o), .. } if *o == first);
+        }
+        assert!(recreated);
+        ctl.shutdown().await;
+    })
+    .await;
+}
+
+/// An HA migration (404s for less than the window) is waited out: no re-create, no duplicate.
+#[tokio::test(start_paused = true)]
+async fn an_ha_migration_is_waited_out() {
+    bounded(async {
+        let emu = Emulator::builder().build();
+        let ctl = Controller::start(push(&emu), config().poll_every(Duration::from_secs(10)));
+        ctl.apply(spec("ha", "rtmp://a/x")).await.unwrap();
+        run_for(Duration::from_secs(15)).await;
+        let id = emu.converters()[0].id.clone();
+        assert!(emu.migrate_converter(&id, None));
+        run_for(Duration::from_secs(600)).await;
+        assert_eq!(emu.converters().len(), 1);
+        assert_eq!(emu.converters()[0].id, id);
+        assert_eq!(count(&emu, Operation::PushCreate), 1);
+        ctl.shutdown().await;
+    })
+    .await;
+}

@@ -197,10 +197,13 @@ impl Controller {
     /// Declares a converter (created, adopted or updated to match); returns the spec's
     /// generation. Validated first: a bad spec is an error naming the field.
     pub async fn apply(&self, spec: ConverterSpec) -> Result<u64, Error> {
-        let spec = ConverterSpec::new(spec.region, spec.converter.clone()).map(|s| {
+        let mut checked = ConverterSpec::new(spec.region, spec.converter.clone()).map(|s| {
             s.recreate_after_idle(spec.recreate_after_idle)
                 .on_immutable_change(spec.immutable_change)
         })?;
+        checked.priority_field = spec.priority_field;
+        checked.validate_priority()?;
+        let spec = checked;
         let value = serde_json::to_value(&spec).map_err(|e| agora_rest_model::Error::Decode {
             what: "converter spec",
             reason: e.to_string(),
@@ -601,9 +604,10 @@ async fn create(
     recreating: Option<Option<String>>,
     now_unix: u64,
 ) {
+    let incarnation = st.incarnation.saturating_add(1);
     match shared
         .push
-        .create(spec.region, spec.converter.clone())
+        .create(spec.region, spec.converter_for(incarnation))
         .await
     {
         Ok(created) => {
@@ -611,6 +615,7 @@ async fn create(
             if recreating.is_some() || st.existed {
                 st.record_recreation(now_unix, shared.config.recreations_per_hour);
             }
+            st.incarnation = incarnation;
             remember_id(shared, key, st.resource_id.as_deref(), &id);
             st.resource_id = Some(id.clone());
             st.region = Some(spec.region.to_string());
@@ -666,7 +671,7 @@ async fn update(
             return;
         }
     }
-    let update = Update::from_parts(spec.converter.clone(), spec.update_paths());
+    let update = Update::from_parts(spec.converter_for(st.incarnation), spec.update_paths());
     match shared.push.update(&id, update).await {
         Ok(_) => {
             st.applied_generation = generation;

@@ -23,6 +23,11 @@ pub struct ConverterSpec {
     /// What a change of a field fixed at creation does (default: refused, reported).
     #[serde(default, with = "immutable_policy")]
     pub immutable_change: ImmutableChange,
+    /// The CDN's priority query field (e.g. `priority`), if it has one: each converter of this
+    /// key pushes with `field=N`, N rising with every re-create, so the CDN prefers the newest
+    /// stream and ignores the failed one (the Media Push guide's "priority" advice).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority_field: Option<String>,
 }
 
 mod region {
@@ -78,7 +83,47 @@ impl ConverterSpec {
             converter,
             recreate_after_idle: false,
             immutable_change: ImmutableChange::Refuse,
+            priority_field: None,
         })
+    }
+
+    /// Pushes with a rising CDN priority (`field=1`, then 2, … on each re-create).
+    pub fn priority_field(mut self, field: impl Into<String>) -> Self {
+        self.priority_field = Some(field.into());
+        self
+    }
+
+    /// Checks the priority field: a query key of letters, digits, `_` or `-`, and a URL that
+    /// still fits the rtmpUrl limit with any count in it.
+    pub(crate) fn validate_priority(&self) -> Result<(), Error> {
+        let Some(field) = &self.priority_field else {
+            return Ok(());
+        };
+        if field.is_empty()
+            || field.len() > 32
+            || !field
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        {
+            return Err(agora_rest_core::Error::InvalidValue {
+                field: "spec.priorityField".into(),
+                value: field.clone(),
+                rule: "1 to 32 letters, digits, `_` or `-`",
+            }
+            .into());
+        }
+        self.converter_for(u64::MAX).validate_create()?;
+        Ok(())
+    }
+
+    /// The converter the `incarnation`-th resource of this key is created or updated with: the
+    /// spec's, with the priority field set when the spec has one.
+    pub fn converter_for(&self, incarnation: u64) -> Converter {
+        let mut c = self.converter.clone();
+        if let (Some(field), Some(url)) = (&self.priority_field, &c.rtmp_url) {
+            c.rtmp_url = Some(with_priority(url, field, incarnation.max(1)));
+        }
+        c
     }
 
     /// Creates it again after an idle-timeout end.
@@ -155,5 +200,34 @@ impl ConverterSpec {
                     .is_some_and(|x| !x.is_null())
             })
             .collect()
+    }
+}
+
+/// `url` with the query field `field` set to `n` (any earlier value of it removed).
+fn with_priority(url: &str, field: &str, n: u64) -> String {
+    let (base, query) = url.split_once('?').unwrap_or((url, ""));
+    let mut parts: Vec<&str> = query
+        .split('&')
+        .filter(|p| !p.is_empty() && p.split('=').next() != Some(field))
+        .collect();
+    let set = format!("{field}={n}");
+    parts.push(&set);
+    format!("{base}?{}", parts.join("&"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_priority;
+
+    #[test]
+    fn priority_urls() {
+        assert_eq!(
+            with_priority("rtmp://h/live/x", "priority", 1),
+            "rtmp://h/live/x?priority=1"
+        );
+        assert_eq!(
+            with_priority("rtmp://h/live/x?priority=1&k=v", "priority", 2),
+            "rtmp://h/live/x?k=v&priority=2"
+        );
     }
 }

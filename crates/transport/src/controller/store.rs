@@ -170,6 +170,10 @@ pub struct ResourceStatus {
     pub recreations_unix_ms: Vec<u64>,
     /// Why action stopped, when it did.
     pub refusal: Option<agora_rest_core::reconcile::Refusal>,
+    /// How many resources this key has had (1 after the first create; each re-create adds
+    /// one). A spec with a CDN priority field sends it as `field=incarnation`.
+    #[serde(default)]
+    pub incarnation: u64,
 }
 
 impl ResourceStatus {
