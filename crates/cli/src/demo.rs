@@ -13,7 +13,10 @@ use agora_rest_core::ncs::{HEADER_SIGNATURE_V1, HEADER_SIGNATURE_V2, SignatureKi
 use agora_rest_core::operation::Operation;
 use agora_rest_core::region::{Area, PathRegion};
 use agora_rest_emulator::{Emulator, Fault, FaultRule};
-use agora_rest_mediapush::{MediaPush, SupervisorConfig, SupervisorEvent, Update};
+use agora_rest_mediapush::controller::{
+    Controller, ControllerConfig, ControllerEvent, ConverterSpec,
+};
+use agora_rest_mediapush::{MediaPush, Update};
 use agora_rest_model::mediapush::{
     AudioOptions, Canvas, Converter, ConverterBuilder, LayoutElement, LayoutRegion, VideoOptions,
 };
@@ -22,7 +25,6 @@ use agora_rest_transcoder::{StartSpec, Transcoder, UidTokens};
 use agora_rest_transport::webhook::WebhookReceiver;
 use agora_rest_transport::{Client, Config, Credentials};
 use bytes::Bytes;
-use futures_util::StreamExt;
 use http_body_util::Full;
 use tower::ServiceExt;
 
@@ -164,35 +166,38 @@ async fn failover(push: &MediaPush, emu: &Emulator, id: &str) -> Result<String, 
     ))
 }
 
-async fn supervised(push: &MediaPush, emu: &Emulator) -> Result<String, String> {
-    let (handle, events) = push.supervise(
-        PathRegion::Eu,
-        converter("show68_supervised", "show68")?,
-        SupervisorConfig::default(),
-    );
-    let mut events = Box::pin(events);
+async fn kept_alive(push: &MediaPush, emu: &Emulator) -> Result<String, String> {
+    let controller = Controller::start(push.clone(), ControllerConfig::default());
+    let mut events = controller.events();
+    let spec = ConverterSpec::new(PathRegion::Eu, converter("show68_declared", "show68")?)
+        .map_err(|e| e.to_string())?;
+    controller.apply(spec).await.map_err(|e| e.to_string())?;
     let mut failed_once = false;
     let mut detail = String::new();
-    while let Some(event) = events.next().await {
+    // Bounded: an hour of simulated time at most.
+    let until = tokio::time::Instant::now() + Duration::from_secs(3600);
+    while let Ok(Ok(event)) = tokio::time::timeout_at(until, events.recv()).await {
         match event {
-            SupervisorEvent::State { id, state } if state.as_str() == "running" && !failed_once => {
+            ControllerEvent::Created { id, .. } if !failed_once => {
                 failed_once = true;
                 emu.fail_converter(&id);
             }
-            SupervisorEvent::Recreated { old, new, .. } => {
+            ControllerEvent::Recreated { key, old, new } => {
+                let old = old.unwrap_or_default();
                 detail = format!(
-                    "{} failed; deleted and re-created as {}",
-                    &old[..8],
-                    &new[..8]
+                    "{} failed; deleted and re-created as {} from the declared spec",
+                    &old[..old.len().min(8)],
+                    &new[..new.len().min(8)]
                 );
-                handle.stop(true).await;
+                controller.remove(&key).await.map_err(|e| e.to_string())?;
             }
-            SupervisorEvent::Stopped => break,
+            ControllerEvent::Deleted { .. } => break,
             _ => {}
         }
     }
+    controller.shutdown().await;
     if detail.is_empty() {
-        return Err("the supervisor did not re-create the failed converter".into());
+        return Err("the controller did not re-create the failed converter".into());
     }
     Ok(detail)
 }
@@ -346,7 +351,7 @@ async fn scenario(fancy: bool) -> Result<Vec<Row>, Failure> {
         "sequenced updates; immutable field refused",
         "a burst is smoothed under the QPS limit",
         "domain failover from a refusing host",
-        "a failed converter is re-created",
+        "a declared converter is kept alive",
         "transcoding through 206 and the backup UID",
         "signed webhooks are verified",
     ]
@@ -371,7 +376,7 @@ async fn scenario(fancy: bool) -> Result<Vec<Row>, Failure> {
             2 => sequenced_updates(&push, &emu, &main_id).await,
             3 => burst(&push, &emu, &main_id).await,
             4 => failover(&push, &emu, &main_id).await,
-            5 => supervised(&push, &emu).await,
+            5 => kept_alive(&push, &emu).await,
             6 => transcoding(&transcoder, &emu).await,
             _ => webhooks(&emu).await,
         };

@@ -1,6 +1,6 @@
-//! A converter's life on the in-process emulator: create, update twice, supervise through an
-//! injected failure, delete. Runs on tokio's paused clock, so the vendor's waits (minutes of
-//! polling, 5–16 s retries) take no real time.
+//! A converter's life on the in-process emulator: create, update twice, delete; then declared
+//! to the controller, kept through an injected failure, and removed. Runs on tokio's paused
+//! clock, so the vendor's waits (minutes of polling, 5–16 s retries) take no real time.
 //!
 //! Run: `cargo run -p agora-rest-mediapush --example lifecycle`
 
@@ -10,12 +10,14 @@ use std::time::Duration;
 
 use agora_rest_core::region::PathRegion;
 use agora_rest_emulator::Emulator;
-use agora_rest_mediapush::{MediaPush, SupervisorConfig, SupervisorEvent, Update};
+use agora_rest_mediapush::controller::{
+    Controller, ControllerConfig, ControllerEvent, ConverterSpec,
+};
+use agora_rest_mediapush::{MediaPush, Update};
 use agora_rest_model::mediapush::{
     AudioOptions, Canvas, ConverterBuilder, LayoutElement, LayoutRegion, VideoOptions,
 };
 use agora_rest_transport::{Client, Config, Credentials};
-use futures_util::StreamExt;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     tokio::runtime::Builder::new_current_thread()
@@ -75,25 +77,34 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     push.delete(&id).await?;
     println!("deleted   {id}");
 
-    // A supervised converter: the emulator marks it failed; the supervisor re-creates it.
-    let (handle, events) = push.supervise(PathRegion::Na, converter, SupervisorConfig::default());
-    let mut events = Box::pin(events);
+    // A declared converter: the controller creates it, keeps it, and re-creates it from the
+    // latest spec when it fails; `remove` deletes it.
+    let controller = Controller::start(push.clone(), ControllerConfig::default());
+    let mut events = controller.events();
+    controller
+        .apply(ConverterSpec::new(PathRegion::Na, converter)?)
+        .await?;
     let mut failed_once = false;
-    while let Some(event) = tokio::time::timeout(Duration::from_secs(3600), events.next()).await? {
-        println!("supervise {event:?}");
+    let mut recreated = false;
+    while let Ok(event) = tokio::time::timeout(Duration::from_secs(3600), events.recv()).await? {
+        println!("controller {event:?}");
         match event {
-            SupervisorEvent::State { id, state } if state.as_str() == "running" && !failed_once => {
+            ControllerEvent::Created { id, .. } if !failed_once => {
                 failed_once = true;
                 emulator.fail_converter(&id);
-                println!("inject    state=failed on {id}");
+                println!("inject     state=failed on {id}");
             }
-            SupervisorEvent::Recreated { .. } => handle.stop(true).await,
-            SupervisorEvent::Stopped => break,
+            ControllerEvent::Recreated { key, .. } => {
+                recreated = true;
+                controller.remove(&key).await?;
+            }
+            ControllerEvent::Deleted { .. } => break,
             _ => {}
         }
     }
-    if !failed_once || !emulator.converters().is_empty() {
-        return Err("the supervised converter did not go through its failure and deletion".into());
+    controller.shutdown().await;
+    if !recreated || !emulator.converters().is_empty() {
+        return Err("the declared converter did not go through its failure and removal".into());
     }
     println!(
         "done: {} requests, no converter left",

@@ -218,8 +218,3 @@ impl MediaPush {
         }
     }
 }
-
-/// Whether a converter state means "failed" (unknown states are not).
-pub(crate) fn is_failed(state: &ConverterState) -> bool {
-    *state == ConverterState::Failed
-}

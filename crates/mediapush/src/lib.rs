@@ -11,8 +11,9 @@
 //!   refused locally.
 //! - [`MediaPush::list`] and [`MediaPush::list_channel`] are streams that follow the cursor.
 //! - The client remembers each converter's creation region for Get, Update and Delete.
-//! - [`MediaPush::supervise`] keeps a converter alive: polls, counts failures as the guide
-//!   says, and re-creates; [`Redundancy`] gives backups and isolated copies.
+//! - [`controller::Controller`] keeps declared converters alive: it adopts what runs, polls
+//!   and counts failures as the guide says, sends changed specs as sequenced updates, and
+//!   re-creates within a cap; [`Redundancy`] gives backups and isolated copies to declare.
 //!
 //! Rate limits, retries of idempotent calls, domain failover and request ids come from the
 //! transport (`agora-rest-transport`).
@@ -24,11 +25,9 @@ mod error;
 mod list;
 mod quota;
 mod redundancy;
-mod supervisor;
 mod update;
 
 pub use client::{Created, DEFAULT_MAX_LIST_PAGES, Deleted, MediaPush, MediaPushConfig};
 pub use error::Error;
 pub use redundancy::Redundancy;
-pub use supervisor::{Recreate, SupervisorConfig, SupervisorEvent, SupervisorHandle};
 pub use update::Update;

@@ -1,5 +1,5 @@
-//! The guide's redundancy strategies, as sets of converters to supervise (SEEDS 000
-//! "Multiple Media Push tasks").
+//! The guide's redundancy strategies ("Multiple Media Push tasks"), as sets of converters to
+//! declare to the controller, one spec each.
 
 use agora_rest_core::name::ConverterName;
 use agora_rest_model::mediapush::Converter;

@@ -9,15 +9,13 @@ use agora_rest_core::operation::Operation;
 use agora_rest_core::quota::QuotaTable;
 use agora_rest_core::region::{Area, PathRegion};
 use agora_rest_emulator::{Emulator, Fault, FaultRule};
-use agora_rest_mediapush::{
-    Error, MediaPush, MediaPushConfig, Recreate, SupervisorConfig, SupervisorEvent, Update,
-};
+use agora_rest_mediapush::{Error, MediaPush, MediaPushConfig, Update};
 use agora_rest_model::mediapush::{
     AudioOptions, Canvas, Converter, ConverterBuilder, LayoutElement, LayoutRegion, VideoOptions,
 };
 use agora_rest_transport::store::InMemoryLedgerStore;
 use agora_rest_transport::{Client, Config, Credentials};
-use futures_util::{StreamExt, TryStreamExt};
+use futures_util::TryStreamExt;
 
 fn push(emu: &Emulator, config: MediaPushConfig) -> MediaPush {
     let c = Config::new("app", Credentials::new("cid", "csecret").unwrap()).with_jitter(|| 0.0);
@@ -266,146 +264,4 @@ async fn preflight_quota_refuses_locally() {
     assert!(err.to_string().contains("per-tier cap of 5"), "{err}");
     assert_eq!(emu.request_log().len(), before, "refused without a request");
     assert_eq!(p.seed_quota(Area::Eu).await.unwrap(), 5);
-}
-
-async fn next_matching(
-    events: &mut (impl futures_util::Stream<Item = SupervisorEvent> + Unpin),
-    f: impl Fn(&SupervisorEvent) -> bool,
-) -> SupervisorEvent {
-    loop {
-        let e = events.next().await.unwrap();
-        if f(&e) {
-            return e;
-        }
-    }
-}
-
-#[tokio::test(start_paused = true)]
-async fn supervisor_recreates_after_three_503s() {
-    let emu = Emulator::builder()
-        .fault(FaultRule::calls(
-            Operation::PushGet,
-            2,
-            4,
-            Fault::Status(503),
-        ))
-        .build();
-    let p = push(&emu, MediaPushConfig::default());
-    let (handle, events) = p.supervise(
-        PathRegion::Na,
-        converter("sup", 640, 360),
-        SupervisorConfig::default(),
-    );
-    let mut events = Box::pin(events);
-    let SupervisorEvent::Started { id: first } = next_matching(&mut events, |e| {
-        matches!(e, SupervisorEvent::Started { .. })
-    })
-    .await
-    else {
-        unreachable!()
-    };
-    let failed = next_matching(&mut events, |e| matches!(e, SupervisorEvent::Failed { .. })).await;
-    assert!(matches!(failed, SupervisorEvent::Failed { id, .. } if id == first));
-    let SupervisorEvent::Recreated { old, new, .. } = next_matching(&mut events, |e| {
-        matches!(e, SupervisorEvent::Recreated { .. })
-    })
-    .await
-    else {
-        unreachable!()
-    };
-    assert_eq!(old, first);
-    assert_ne!(new, first);
-    let converters = emu.converters();
-    assert_eq!(converters.len(), 1, "the failed one was deleted");
-    assert_eq!(converters[0].id, new);
-    handle.stop(true).await;
-    next_matching(&mut events, |e| *e == SupervisorEvent::Stopped).await;
-    assert!(emu.converters().is_empty());
-}
-
-#[tokio::test(start_paused = true)]
-async fn supervisor_waits_out_an_ha_migration_without_a_duplicate() {
-    let emu = Emulator::builder().build();
-    let p = push(&emu, MediaPushConfig::default());
-    let config = SupervisorConfig::default()
-        .poll_every(Duration::from_secs(10))
-        .poll_jitter(0.0);
-    let (handle, events) = p.supervise(PathRegion::Na, converter("ha", 640, 360), config);
-    let mut events = Box::pin(events);
-    let SupervisorEvent::Started { id } = next_matching(&mut events, |e| {
-        matches!(e, SupervisorEvent::Started { .. })
-    })
-    .await
-    else {
-        unreachable!()
-    };
-    next_matching(
-        &mut events,
-        |e| matches!(e, SupervisorEvent::State { state, .. } if state.as_str() == "running"),
-    )
-    .await;
-    assert!(emu.migrate_converter(&id, None));
-    next_matching(&mut events, |e| {
-        matches!(e, SupervisorEvent::Degraded { consecutive: 3, .. })
-    })
-    .await;
-    let e = next_matching(&mut events, |e| {
-        !matches!(e, SupervisorEvent::Degraded { .. })
-    })
-    .await;
-    assert_eq!(e, SupervisorEvent::Recovered { id: id.clone() });
-    assert_eq!(emu.converters().len(), 1);
-    assert_eq!(emu.converters()[0].id, id);
-    assert_eq!(
-        emu.request_log()
-            .iter()
-            .filter(|l| l.op == Some(Operation::PushCreate))
-            .count(),
-        1
-    );
-    handle.stop(false).await;
-}
-
-#[tokio::test(start_paused = true)]
-async fn supervisor_acts_on_failed_state_and_priority_urls() {
-    let emu = Emulator::builder().build();
-    let p = push(&emu, MediaPushConfig::default());
-    let config = SupervisorConfig::default().recreate(Recreate::NextPriority {
-        field: "priority".into(),
-    });
-    let (handle, events) = p.supervise(PathRegion::Na, converter("prio", 640, 360), config);
-    let mut events = Box::pin(events);
-    let SupervisorEvent::Started { id } = next_matching(&mut events, |e| {
-        matches!(e, SupervisorEvent::Started { .. })
-    })
-    .await
-    else {
-        unreachable!()
-    };
-    assert!(
-        emu.converters()[0]
-            .converter
-            .rtmp_url
-            .as_deref()
-            .unwrap()
-            .ends_with("?priority=1")
-    );
-    assert!(emu.fail_converter(&id));
-    let failed = next_matching(&mut events, |e| matches!(e, SupervisorEvent::Failed { .. })).await;
-    assert!(matches!(
-        failed,
-        SupervisorEvent::Failed {
-            reason: agora_rest_core::health::FailReason::StateFailed,
-            ..
-        }
-    ));
-    let SupervisorEvent::Recreated { rtmp_url, .. } = next_matching(&mut events, |e| {
-        matches!(e, SupervisorEvent::Recreated { .. })
-    })
-    .await
-    else {
-        unreachable!()
-    };
-    assert!(rtmp_url.ends_with("?priority=2"), "{rtmp_url}");
-    handle.stop(true).await;
 }
