@@ -27,7 +27,7 @@ use agora_rest_model::mediapush::{
 use agora_rest_model::ncs::Notification;
 use agora_rest_model::transcoder::{AudioInput, Output, TranscoderConfigBuilder, VideoOption};
 use agora_rest_transcoder::Transcoder;
-use agora_rest_transcoder::controller::{TaskController, TaskSpec};
+use agora_rest_transcoder::controller::{TaskController, TaskControllerConfig, TaskSpec};
 use agora_rest_transport::{Client, Config, Credentials};
 
 fn spec(i: usize, version: u32) -> ConverterSpec {
@@ -148,7 +148,12 @@ async fn run(n: usize, tasks: usize) {
     let task_stores = Stores::default();
     let config = ControllerConfig::default();
     let mut ctl = Controller::start_with(client(), config.clone(), stores.clone());
-    let mut tctl = TaskController::start_with(transcoder(), task_tokens, task_stores.clone());
+    let mut tctl = TaskController::start_with(
+        transcoder(),
+        task_tokens,
+        TaskControllerConfig::default(),
+        task_stores.clone(),
+    );
     let mut task_bitrate: HashMap<usize, u32> = HashMap::new();
     for i in 0..tasks {
         tctl.apply(task_spec(i, 800)).await.unwrap();
@@ -219,7 +224,12 @@ async fn run(n: usize, tasks: usize) {
             ctl = Controller::start_with(client(), config.clone(), stores.clone());
             tctl.shutdown().await;
             drop(tctl);
-            tctl = TaskController::start_with(transcoder(), task_tokens, task_stores.clone());
+            tctl = TaskController::start_with(
+                transcoder(),
+                task_tokens,
+                TaskControllerConfig::default(),
+                task_stores.clone(),
+            );
         }
     }
     // Faults off, then time to settle.

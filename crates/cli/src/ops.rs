@@ -13,9 +13,10 @@ use agora_rest_model::mediapush::{
 use agora_rest_model::transcoder::{
     AudioInput, CreateTaskRequest, Output, TranscoderConfig, TranscoderConfigBuilder, VideoOption,
 };
-use agora_rest_transcoder::{StartSpec, Transcoder, UidTokens, WatchConfig};
+use agora_rest_transcoder::{StartSpec, Transcoder, UidTokens};
+use agora_rest_transport::controller::check_poll_every;
 use agora_rest_transport::{Client, Config, Credentials};
-use futures_util::{StreamExt, TryStreamExt};
+use futures_util::TryStreamExt;
 
 use crate::Failure;
 
@@ -201,7 +202,8 @@ pub(crate) enum PushCommand {
         #[arg(long, default_value = "na")]
         region: String,
     },
-    /// Print a status line whenever a converter's state changes, until interrupted.
+    /// Print a status line whenever a converter's state changes, until interrupted. (Watching
+    /// only: `agora-rest controller run` is what keeps converters alive.)
     Watch {
         /// The converter id.
         id: String,
@@ -342,6 +344,8 @@ pub(crate) async fn push(target: Target, command: PushCommand) -> Result<(), Fai
             region: r,
             every,
         } => {
+            let every = Duration::from_secs(every);
+            check_poll_every("--every", every)?;
             push.remember(&id, region(&r)?, None).await?;
             let mut last = String::new();
             loop {
@@ -356,7 +360,7 @@ pub(crate) async fn push(target: Target, command: PushCommand) -> Result<(), Fai
                     last = line;
                 }
                 tokio::select! {
-                    () = tokio::time::sleep(Duration::from_secs(every.max(1))) => {}
+                    () = tokio::time::sleep(every) => {}
                     _ = tokio::signal::ctrl_c() => return Ok(()),
                 }
             }
@@ -423,7 +427,8 @@ pub(crate) enum TranscodeCommand {
         #[arg(long)]
         after_sequence: Option<u64>,
     },
-    /// Print health lines (2-minute checks, 404s confirmed) until interrupted.
+    /// Print a status line whenever a task's status changes, until interrupted. (Watching
+    /// only: `agora-rest controller run` is what keeps tasks alive.)
     Watch {
         /// The task id.
         task_id: String,
@@ -543,21 +548,27 @@ pub(crate) async fn transcode(target: Target, command: TranscodeCommand) -> Resu
             instance_id,
             every,
         } => {
+            let every = Duration::from_secs(every);
+            check_poll_every("--every", every)?;
+            agora_rest_core::name::validate_path_segment("taskId", &task_id)?;
             let t = Transcoder::new(target.client()?);
-            let handle = t.adopt(&task_id, &instance_id, None).await?;
-            let (watch, events) =
-                handle.watch(WatchConfig::default().interval(Duration::from_secs(every)))?;
-            let mut events = Box::pin(events);
+            let mut last = String::new();
             loop {
-                tokio::select! {
-                    e = events.next() => match e {
-                        Some(e) => println!("{e:?}"),
-                        None => break,
+                // A builder token is good for a few minutes: a fresh one per check.
+                let line = match t.acquire(&instance_id).await {
+                    Ok(token) => match t.query(&task_id, &token.token).await {
+                        Ok(task) => task.status.to_string(),
+                        Err(e) => format!("error: {e}"),
                     },
-                    _ = tokio::signal::ctrl_c() => {
-                        watch.stop().await;
-                        break;
-                    }
+                    Err(e) => format!("error: {e}"),
+                };
+                if line != last {
+                    println!("{task_id} {line}");
+                    last = line;
+                }
+                tokio::select! {
+                    () = tokio::time::sleep(every) => {}
+                    _ = tokio::signal::ctrl_c() => return Ok(()),
                 }
             }
         }

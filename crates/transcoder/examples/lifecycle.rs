@@ -1,5 +1,6 @@
 //! A task's life on the in-process emulator: start (through four 206s, then the backup UID),
-//! update, watch (two 2-minute checks), stop. Runs on tokio's paused clock, so the guide's
+//! update, stop; then a task declared to the controller: started, updated, kept through two
+//! 2-minute checks, removed. Runs on tokio's paused clock, so the guide's
 //! waits take no real time.
 //!
 //! Run: `cargo run -p agora-rest-transcoder --example lifecycle`
@@ -12,9 +13,11 @@ use agora_rest_emulator::{Emulator, Fault, FaultRule};
 use agora_rest_model::transcoder::{
     AudioInput, AudioProfile, Output, TranscoderConfigBuilder, VideoOption,
 };
-use agora_rest_transcoder::{HealthEvent, StartSpec, Transcoder, UidTokens, WatchConfig};
+use std::time::Duration;
+
+use agora_rest_transcoder::controller::{TaskController, TaskEvent, TaskSpec};
+use agora_rest_transcoder::{StartSpec, Transcoder, UidTokens};
 use agora_rest_transport::{Client, Config, Credentials};
-use futures_util::StreamExt;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     tokio::runtime::Builder::new_current_thread()
@@ -56,6 +59,8 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let tokens = UidTokens::new()
         .with(1001, "output-token-1001")
         .with(1002, "output-token-1002");
+    let declared = config.clone();
+    let uid_tokens = tokens.clone();
     let spec = StartSpec::new("show68-mix", UidPair::new(1001, 1002)?, config, tokens)?;
 
     let task = transcoder.start(spec).await?;
@@ -72,26 +77,45 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     task.update(new).await?;
     println!("updated   output bitrate -> 600 Kbps (sequenceId 0)");
 
-    let (watch, events) = task.watch(WatchConfig::default())?;
-    let mut events = Box::pin(events);
-    let mut healthy = 0;
-    while let Some(event) = events.next().await {
-        println!("watch     {event:?}");
-        match event {
-            HealthEvent::Running { .. } => {
-                healthy += 1;
-                if healthy == 2 {
-                    watch.stop().await;
-                }
-            }
-            HealthEvent::Stopped => break,
-            _ => {}
-        }
-    }
     let stopped = task.stop().await?.ok_or("the task was already gone")?;
     println!("stopped   {} ({})", stopped.task_id, stopped.status);
     if !emulator.tasks().is_empty() {
         return Err("a task is still running".into());
+    }
+
+    // A declared task: the controller starts it (its own start procedure), queries it every
+    // 2 minutes, sends a changed config as a sequenced update, and stops it on removal.
+    let controller = TaskController::start(transcoder.clone(), uid_tokens);
+    let mut events = controller.events();
+    let mut spec = TaskSpec {
+        instance_id: "show68-declared".into(),
+        uids: [1001, 1002],
+        config: declared,
+        recreate_after_idle: false,
+    };
+    controller.apply(spec.clone()).await?;
+    let until = tokio::time::Instant::now() + Duration::from_secs(3600);
+    while let Ok(Ok(event)) = tokio::time::timeout_at(until, events.recv()).await {
+        println!("controller {event:?}");
+        match event {
+            TaskEvent::Started { .. } => {
+                if let Some(v) = spec.config.outputs[0].video_option.as_mut() {
+                    v.bitrate = Some(500);
+                }
+                controller.apply(spec.clone()).await?;
+            }
+            TaskEvent::Updated { key, .. } => {
+                // Two running checks later, remove it.
+                tokio::time::sleep(Duration::from_secs(240)).await;
+                controller.remove(&key).await?;
+            }
+            TaskEvent::Stopped { .. } => break,
+            _ => {}
+        }
+    }
+    controller.shutdown().await;
+    if !emulator.tasks().is_empty() {
+        return Err("the declared task is still running".into());
     }
     Ok(())
 }

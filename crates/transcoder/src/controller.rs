@@ -27,7 +27,9 @@ use agora_rest_model::transcoder::TranscoderConfig;
 use agora_rest_transport::Call;
 use agora_rest_transport::clock::UnixClock;
 use agora_rest_transport::controller::store::{ObservedState, ResourceStatus};
-use agora_rest_transport::controller::{Reconcile, Runtime};
+use agora_rest_transport::controller::{
+    Reconcile, Runtime, check_lease_ttl, check_poll_every, clamp_lease_ttl, clamp_poll_every,
+};
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 use tokio::time::Instant;
@@ -40,6 +42,100 @@ pub use agora_rest_transport::controller::store::Stores;
 /// How long a task may answer 404 during a high-availability migration before a 404 counts
 /// toward an exit (the Cloud Transcoding migration window, 90 s).
 pub const TASK_HA_WINDOW: Duration = Duration::from_secs(90);
+
+/// Task controller settings; the defaults are the guide's cadence.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct TaskControllerConfig {
+    /// How often a running task is queried (default 2 minutes, the guide's running check).
+    pub poll_every: Duration,
+    /// Restarts per task per hour (default 6).
+    pub recreations_per_hour: u32,
+    /// Tasks reconciled at once (default 16).
+    pub max_parallel: usize,
+    /// This replica's name in leases.
+    pub holder: String,
+    /// How long a lease lasts.
+    pub lease_ttl: Duration,
+    /// Events kept for slow subscribers before they see `Lagged` (default 1024).
+    pub event_capacity: usize,
+}
+
+impl Default for TaskControllerConfig {
+    fn default() -> Self {
+        TaskControllerConfig {
+            poll_every: RUNNING_CHECK_INTERVAL,
+            recreations_per_hour: RECREATIONS_PER_HOUR,
+            max_parallel: 16,
+            holder: "agora-rest".to_string(),
+            lease_ttl: Duration::from_secs(30),
+            event_capacity: 1024,
+        }
+    }
+}
+
+impl TaskControllerConfig {
+    /// Sets the interval of the running check.
+    pub fn poll_every(mut self, every: Duration) -> Self {
+        self.poll_every = every;
+        self
+    }
+
+    /// Sets the restart cap per hour.
+    pub fn recreations_per_hour(mut self, cap: u32) -> Self {
+        self.recreations_per_hour = cap;
+        self
+    }
+
+    /// Sets this replica's name in leases (replicas sharing stores need distinct names).
+    pub fn holder(mut self, holder: impl Into<String>) -> Self {
+        self.holder = holder.into();
+        self
+    }
+
+    /// Sets how long a lease on a task lasts before another replica may take it.
+    pub fn lease_ttl(mut self, ttl: Duration) -> Self {
+        self.lease_ttl = ttl;
+        self
+    }
+
+    /// Sets how many tasks are reconciled at once.
+    pub fn max_parallel(mut self, n: usize) -> Self {
+        self.max_parallel = n;
+        self
+    }
+
+    /// Sets how many events a slow subscriber may fall behind before it sees `Lagged`.
+    pub fn event_capacity(mut self, n: usize) -> Self {
+        self.event_capacity = n;
+        self
+    }
+
+    /// Checks the settings, naming the one that breaks a rule: the poll interval from 1 s to a
+    /// day, a lease of 1 s to an hour, at least one task at a time. (A controller started
+    /// with unchecked settings holds them within those bounds.)
+    pub fn validate(&self) -> Result<(), Error> {
+        check_poll_every("task_controller.poll_every", self.poll_every)?;
+        check_lease_ttl("task_controller.lease_ttl", self.lease_ttl)?;
+        if self.max_parallel == 0 {
+            return Err(agora_rest_core::Error::OutOfRange {
+                field: "task_controller.max_parallel".into(),
+                min: 1,
+                max: i64::MAX,
+                actual: 0,
+            }
+            .into());
+        }
+        Ok(())
+    }
+
+    fn clamped(mut self) -> Self {
+        self.poll_every = clamp_poll_every(self.poll_every);
+        self.lease_ttl = clamp_lease_ttl(self.lease_ttl);
+        self.max_parallel = self.max_parallel.max(1);
+        self
+    }
+}
 
 /// A task the application wants to run, keyed by its instance id.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -135,9 +231,7 @@ struct Shared {
     transcoder: Transcoder,
     tokens: Arc<dyn OutputTokens>,
     stores: Stores,
-    poll_every: Duration,
-    recreations_per_hour: u32,
-    holder: String,
+    config: TaskControllerConfig,
     events: broadcast::Sender<TaskEvent>,
     ids: Mutex<HashMap<String, String>>,
     keys: Mutex<HashMap<String, KeyState>>,
@@ -171,32 +265,40 @@ impl std::fmt::Debug for TaskController {
 }
 
 impl TaskController {
-    /// Starts a task controller on the current tokio runtime with in-memory stores.
+    /// Starts a task controller on the current tokio runtime with in-memory stores and the
+    /// default settings.
     pub fn start(transcoder: Transcoder, tokens: impl OutputTokens + 'static) -> TaskController {
-        TaskController::start_with(transcoder, tokens, Stores::default())
+        TaskController::start_with(
+            transcoder,
+            tokens,
+            TaskControllerConfig::default(),
+            Stores::default(),
+        )
     }
 
-    /// Starts on `stores`: every key already declared there is reconciled at once.
+    /// Starts on `stores` with `config`: every key already declared there is reconciled at
+    /// once (what runs is adopted).
     pub fn start_with(
         transcoder: Transcoder,
         tokens: impl OutputTokens + 'static,
+        config: TaskControllerConfig,
         stores: Stores,
     ) -> TaskController {
-        let (events, _) = broadcast::channel(1024);
+        let config = config.clamped();
+        let max_parallel = config.max_parallel;
+        let (events, _) = broadcast::channel(config.event_capacity.max(1));
         let shared = Arc::new(Shared {
             transcoder,
             tokens: Arc::new(tokens),
             stores,
-            poll_every: RUNNING_CHECK_INTERVAL,
-            recreations_per_hour: RECREATIONS_PER_HOUR,
-            holder: "agora-rest".into(),
+            config,
             events,
             ids: Mutex::default(),
             keys: Mutex::default(),
             clock: UnixClock::new(),
         });
         let reconciler: Arc<dyn Reconcile> = Arc::new(Reconciler(Arc::clone(&shared)));
-        let runtime = Runtime::spawn(reconciler, Arc::clone(&shared.stores.desired), 16);
+        let runtime = Runtime::spawn(reconciler, Arc::clone(&shared.stores.desired), max_parallel);
         TaskController { shared, runtime }
     }
 
@@ -342,7 +444,7 @@ async fn reconcile(shared: &Shared, key: &str) -> Option<Instant> {
     let Ok(Some(_lease)) = shared
         .stores
         .leases
-        .acquire(key, &shared.holder, Duration::from_secs(30))
+        .acquire(key, &shared.config.holder, shared.config.lease_ttl)
         .await
     else {
         return retry_soon;
@@ -352,7 +454,7 @@ async fn reconcile(shared: &Shared, key: &str) -> Option<Instant> {
         .and_then(|e| serde_json::from_value(e.spec.clone()).ok());
     let generation = entry.as_ref().map_or(0, |e| e.generation);
     let mono = shared.clock.elapsed();
-    let mut poll_after = shared.poll_every;
+    let mut poll_after = shared.config.poll_every;
 
     // Observe.
     if let Some(by_idle) = shared.with_key(key, |k| k.ended.take()) {
@@ -407,7 +509,7 @@ async fn reconcile(shared: &Shared, key: &str) -> Option<Instant> {
             if observation != RunningObservation::NotFound {
                 shared.with_key(key, |k| k.first_not_found = None);
             }
-            let interval = shared.poll_every;
+            let interval = shared.config.poll_every;
             let verdict = shared.with_key(key, |k| {
                 k.check
                     .get_or_insert_with(|| RunningCheck::new(interval))
@@ -468,7 +570,7 @@ async fn reconcile(shared: &Shared, key: &str) -> Option<Instant> {
             }
         }
     };
-    let history = st.history(shared.recreations_per_hour);
+    let history = st.history(shared.config.recreations_per_hour);
     let action = decide(&desired, &observed, &history, now);
 
     // Act.
@@ -606,7 +708,7 @@ async fn start(
         Ok(h) => {
             let id = h.task_id().to_string();
             if old.is_some() || st.existed {
-                st.record_recreation(now_unix, shared.recreations_per_hour);
+                st.record_recreation(now_unix, shared.config.recreations_per_hour);
             }
             st.uids_maybe_in_channel = st.uid_in_use.into_iter().collect();
             st.uid_in_use = Some(h.uid());

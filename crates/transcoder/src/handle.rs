@@ -1,4 +1,4 @@
-//! A started task: query, update, stop, watch.
+//! A started task: query, update, stop. Keeping it alive is the controller's job.
 
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -11,7 +11,6 @@ use http::Method;
 
 use crate::Error;
 use crate::client::{TASK_PATH, Transcoder, UPDATE_MASK, encode};
-use crate::start::StartSpec;
 
 /// A task that started: its id, token and UID, and the config it runs.
 #[derive(Debug, Clone)]
@@ -22,7 +21,6 @@ pub struct TaskHandle {
     pub(crate) instance_id: String,
     pub(crate) uid: u32,
     pub(crate) config: Arc<Mutex<TranscoderConfig>>,
-    pub(crate) spec: StartSpec,
     pub(crate) update_lock: Arc<tokio::sync::Mutex<()>>,
 }
 
@@ -40,37 +38,33 @@ impl Transcoder {
         let token = self.acquire(instance_id).await?;
         let task = self.query(task_id, &token.token).await?;
         let echo = task.services.cloud_transcoder.config.expose();
-        let config: TranscoderConfig =
-            serde_json::from_value(echo.get("transcoder").cloned().unwrap_or_default())
-                .unwrap_or_default();
+        // The running config is what updates build on: an echo that cannot be read is an
+        // error, never an empty config that an update would then send.
+        let config: TranscoderConfig = echo
+            .get("transcoder")
+            .cloned()
+            .ok_or_else(|| agora_rest_model::Error::Decode {
+                what: "Cloud Transcoding Query response",
+                reason: "services.cloudTranscoder.config.transcoder is missing".into(),
+            })
+            .and_then(|v| {
+                serde_json::from_value(v).map_err(|e| agora_rest_model::Error::Decode {
+                    what: "Cloud Transcoding Query response",
+                    reason: e.to_string(),
+                })
+            })?;
         // The task's sequenceId reads 0 before any update too: resume after it either way
         // (a gap is harmless, a repeat would not be applied).
         let seq = after_sequence.unwrap_or(0).max(task.sequence_id.0);
         self.sequences.observe(task_id, seq).await?;
-        let uid = config.outputs.iter().find_map(Output::rtc_uid).unwrap_or(1);
-        let uids =
-            agora_rest_core::name::UidPair::new(uid.max(1), uid.max(1).wrapping_add(1).max(2))?;
-        // The echoed token is the only one known: a restart on the other UID needs a provider.
-        let mut tokens = crate::UidTokens::new();
-        if let Some(rtc) = config.outputs.iter().find_map(|o| o.rtc.as_ref()) {
-            tokens = tokens.with(uid, rtc.rtc_token.clone());
-        }
+        let uid = config.outputs.iter().find_map(Output::rtc_uid).unwrap_or(0);
         Ok(TaskHandle {
             transcoder: self.clone(),
             task_id: task_id.to_string(),
             token: token.token,
             instance_id: instance_id.to_string(),
             uid,
-            config: Arc::new(Mutex::new(config.clone())),
-            spec: StartSpec {
-                instance_id: instance_id.to_string(),
-                uids,
-                config,
-                tokens: Arc::new(tokens),
-                max_rounds: crate::DEFAULT_MAX_ROUNDS,
-                max_creates_per_round: crate::DEFAULT_MAX_CREATES_PER_ROUND,
-                stop_on_startup_timeout: true,
-            },
+            config: Arc::new(Mutex::new(config)),
             update_lock: Arc::default(),
         })
     }

@@ -242,7 +242,6 @@ impl Transcoder {
                 instance_id: spec.instance_id.clone(),
                 uid,
                 config: Arc::new(Mutex::new(config)),
-                spec: spec.clone(),
                 update_lock: Arc::default(),
             });
         }

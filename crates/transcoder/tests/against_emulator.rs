@@ -10,10 +10,9 @@ use std::time::Duration;
 use agora_rest_core::name::UidPair;
 use agora_rest_core::operation::Operation;
 use agora_rest_emulator::{Emulator, Fault, FaultRule};
-use agora_rest_transcoder::{Error, HealthEvent, StartSpec, Transcoder, WatchConfig};
+use agora_rest_transcoder::{Error, StartSpec, Transcoder};
 use agora_rest_transport::{Client, Config, Credentials};
 use common::{config, spec, tokens};
-use futures_util::StreamExt;
 
 fn transcoder(emu: &Emulator) -> Transcoder {
     let c = Config::new("app", Credentials::new("cid", "csecret").unwrap()).with_jitter(|| 0.0);
@@ -271,43 +270,4 @@ async fn updates_and_stop() {
     let stopped = handle.stop().await.unwrap().unwrap();
     assert_eq!(stopped.status.as_str(), "STOPPED");
     assert!(handle.stop().await.unwrap().is_none(), "already gone");
-}
-
-#[tokio::test(start_paused = true)]
-async fn watch_confirms_a_404_before_exit_and_can_restart() {
-    let emu = Emulator::builder().build();
-    let t = transcoder(&emu);
-    let handle = t.start(spec()).await.unwrap();
-    let (watch, events) = handle.watch(WatchConfig::default().restart(true)).unwrap();
-    let mut events = Box::pin(events);
-    assert!(matches!(
-        events.next().await.unwrap(),
-        HealthEvent::Running { .. }
-    ));
-    // The task exits behind the watch's back (idle channel), then 404s are confirmed.
-    let gone_at = tokio::time::Instant::now();
-    emu.set_publishers("show68", false);
-    let mut confirmations = Vec::new();
-    loop {
-        match events.next().await.unwrap() {
-            HealthEvent::ConfirmingExit { attempt, .. } => confirmations.push(attempt),
-            HealthEvent::Exited { .. } => break,
-            HealthEvent::Running { .. } => {}
-            other => panic!("{other:?}"),
-        }
-    }
-    assert_eq!(confirmations, [1, 2, 3]);
-    assert!(
-        gone_at.elapsed() >= Duration::from_secs(300),
-        "idle timeout first"
-    );
-    emu.set_publishers("show68", true);
-    let HealthEvent::Restarted { old, new, uid } = events.next().await.unwrap() else {
-        panic!()
-    };
-    assert_ne!(old, new);
-    assert_eq!(uid, 1002, "the restart alternates the UID");
-    let exits: Vec<f64> = times(&emu, Operation::TranscodeQuery);
-    assert!(exits.len() >= 4);
-    watch.stop().await;
 }

@@ -266,3 +266,47 @@ async fn the_backup_uid_starts_with_its_own_token() {
     })
     .await;
 }
+
+/// An exit is confirmed the guide's way before a restart: the 404s of one check fall 5, 10 and
+/// 15 s apart, and only then (past the 90 s HA window) does a new task start.
+#[tokio::test(start_paused = true)]
+async fn a_404_is_confirmed_at_5_10_15_before_a_restart() {
+    bounded(async {
+        let emu = Emulator::builder().build();
+        let t = transcoder(&emu);
+        let ctl = TaskController::start(t.clone(), tokens());
+        ctl.apply(spec("mix404")).await.unwrap();
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        let old = ctl.task_id("mix404").await.unwrap().unwrap();
+        let h = t.adopt(&old, "mix404", None).await.unwrap();
+        h.stop().await.unwrap();
+        let q0 = emu.request_log().len();
+        tokio::time::sleep(Duration::from_secs(900)).await;
+        let log = emu.request_log();
+        let not_found: Vec<f64> = log[q0..]
+            .iter()
+            .filter(|l| l.op == Some(Operation::TranscodeQuery) && l.status == 404)
+            .map(|l| l.at.as_secs_f64())
+            .collect();
+        assert!(not_found.len() >= 4, "{not_found:?}");
+        let gaps: Vec<u64> = not_found
+            .windows(2)
+            .take(3)
+            .map(|w| (w[1] - w[0]).round() as u64)
+            .collect();
+        assert_eq!(gaps, [5, 10, 15], "{not_found:?}");
+        let first_create_after = log[q0..]
+            .iter()
+            .find(|l| l.op == Some(Operation::TranscodeCreate))
+            .map(|l| l.at.as_secs_f64())
+            .unwrap();
+        assert!(
+            first_create_after - not_found[0] >= 90.0,
+            "restarted {}s after the first 404, inside the HA window",
+            first_create_after - not_found[0]
+        );
+        assert_ne!(ctl.task_id("mix404").await.unwrap().unwrap(), old);
+        ctl.shutdown().await;
+    })
+    .await;
+}

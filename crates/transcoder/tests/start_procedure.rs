@@ -485,25 +485,32 @@ async fn dot_segment_task_ids_are_refused_locally() {
 }
 
 /// A huge watch interval used to panic on instant arithmetic inside the watch task (and the
-/// CLI then exited 0): it is refused, naming the setting, before anything starts.
+/// CLI then exited 0): the controller's interval is checked, naming the setting, and a
+/// controller started with an unchecked one holds it within bounds instead of panicking.
 #[tokio::test(start_paused = true)]
-async fn an_absurd_watch_interval_is_refused() {
-    use agora_rest_transcoder::{MAX_WATCH_INTERVAL, WatchConfig};
-    let fake = Fake::with(|s| {
-        s.acquire.push_back(ok(ACQUIRE_OK));
-        s.create.push_back(ok(&task("STARTED")));
-        s.query.push_back(ok(&task("IN_PROGRESS")));
-    });
-    let handle = bounded(transcoder(&fake).start(spec())).await.unwrap();
+async fn an_absurd_poll_interval_is_refused() {
+    use agora_rest_transcoder::controller::{TaskController, TaskControllerConfig};
+    use agora_rest_transport::controller::MAX_POLL_EVERY;
     for bad in [Duration::MAX, Duration::from_secs(u64::MAX), Duration::ZERO] {
-        let err = handle
-            .watch(WatchConfig::default().interval(bad))
+        let err = TaskControllerConfig::default()
+            .poll_every(bad)
+            .validate()
             .err()
             .unwrap();
-        assert!(err.to_string().contains("watch.interval"), "{err}");
+        assert!(err.to_string().contains("poll_every"), "{err}");
     }
-    let (watch, _events) = handle
-        .watch(WatchConfig::default().interval(MAX_WATCH_INTERVAL))
-        .unwrap();
-    watch.stop().await;
+    assert!(
+        TaskControllerConfig::default()
+            .poll_every(MAX_POLL_EVERY)
+            .validate()
+            .is_ok()
+    );
+    let fake = Fake::with(|_| {});
+    let ctl = TaskController::start_with(
+        transcoder(&fake),
+        agora_rest_transcoder::UidTokens::new(),
+        TaskControllerConfig::default().poll_every(Duration::MAX),
+        agora_rest_transcoder::controller::Stores::default(),
+    );
+    bounded(ctl.shutdown()).await;
 }

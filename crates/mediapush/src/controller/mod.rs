@@ -35,7 +35,9 @@ use agora_rest_model::ncs::{DestroyReason, MediaPushEvent, MediaPushEventKind};
 use agora_rest_transport::Call;
 use agora_rest_transport::clock::UnixClock;
 use agora_rest_transport::controller::store::{ObservedState, ResourceStatus};
-use agora_rest_transport::controller::{Reconcile, Runtime};
+use agora_rest_transport::controller::{
+    Reconcile, Runtime, check_lease_ttl, check_poll_every, clamp_lease_ttl, clamp_poll_every,
+};
 use tokio::sync::broadcast;
 use tokio::time::Instant;
 
@@ -105,6 +107,50 @@ impl ControllerConfig {
     /// Sets the re-creation cap per hour.
     pub fn recreations_per_hour(mut self, cap: u32) -> Self {
         self.recreations_per_hour = cap;
+        self
+    }
+
+    /// Sets this replica's name in leases (replicas sharing stores need distinct names).
+    pub fn holder(mut self, holder: impl Into<String>) -> Self {
+        self.holder = holder.into();
+        self
+    }
+
+    /// Sets how long a lease on a converter lasts before another replica may take it.
+    pub fn lease_ttl(mut self, ttl: Duration) -> Self {
+        self.lease_ttl = ttl;
+        self
+    }
+
+    /// Sets how many converters are reconciled at once.
+    pub fn max_parallel(mut self, n: usize) -> Self {
+        self.max_parallel = n;
+        self
+    }
+
+    /// Checks the settings, naming the one that breaks a rule: the poll interval from 1 s to a
+    /// day, a lease of 1 s to an hour, at least one converter at a time. (A controller started
+    /// with unchecked settings holds them within those bounds.)
+    pub fn validate(&self) -> Result<(), Error> {
+        check_poll_every("controller.poll_every", self.poll_every)?;
+        check_lease_ttl("controller.lease_ttl", self.lease_ttl)?;
+        if self.max_parallel == 0 {
+            return Err(agora_rest_core::Error::OutOfRange {
+                field: "controller.max_parallel".into(),
+                min: 1,
+                max: i64::MAX,
+                actual: 0,
+            }
+            .into());
+        }
+        Ok(())
+    }
+
+    fn clamped(mut self) -> Self {
+        self.poll_every = clamp_poll_every(self.poll_every);
+        self.lease_ttl = clamp_lease_ttl(self.lease_ttl);
+        self.max_parallel = self.max_parallel.max(1);
+        self.poll_jitter = self.poll_jitter.clamp(0.0, 0.9);
         self
     }
 }
@@ -178,6 +224,7 @@ impl Controller {
     /// Starts a controller on `stores`: every key already declared there is reconciled at once
     /// (what runs is adopted).
     pub fn start_with(push: MediaPush, config: ControllerConfig, stores: Stores) -> Controller {
+        let config = config.clamped();
         let (events, _) = broadcast::channel(config.event_capacity.max(1));
         let shared = Arc::new(Shared {
             push,

@@ -11,3 +11,80 @@ mod scheduler;
 pub mod store;
 
 pub use runtime::{Reconcile, Runtime};
+
+use std::time::Duration;
+
+/// The longest poll interval a controller accepts: a day. Longer is a mistake (the guides poll
+/// every 2 minutes) and would overflow instants.
+pub const MAX_POLL_EVERY: Duration = Duration::from_secs(24 * 3600);
+
+/// Checks a poll interval: from 1 s to [`MAX_POLL_EVERY`]. `field` names the setting in the
+/// error (e.g. `controller.poll_every`).
+pub fn check_poll_every(
+    field: &'static str,
+    every: Duration,
+) -> Result<(), agora_rest_core::Error> {
+    if every < Duration::from_secs(1) || every > MAX_POLL_EVERY {
+        return Err(agora_rest_core::Error::OutOfRange {
+            field: field.into(),
+            min: 1,
+            max: i64::try_from(MAX_POLL_EVERY.as_secs()).unwrap_or(i64::MAX),
+            actual: i64::try_from(every.as_secs()).unwrap_or(i64::MAX),
+        });
+    }
+    Ok(())
+}
+
+/// `every` held within [1 s, [`MAX_POLL_EVERY`]]: what a controller started with an unchecked
+/// setting uses, so that no interval can overflow an instant.
+pub fn clamp_poll_every(every: Duration) -> Duration {
+    every.clamp(Duration::from_secs(1), MAX_POLL_EVERY)
+}
+
+/// The lease lengths a controller accepts: 1 s to an hour.
+pub const LEASE_TTL_RANGE: (Duration, Duration) =
+    (Duration::from_secs(1), Duration::from_secs(3600));
+
+/// Checks a lease length against [`LEASE_TTL_RANGE`].
+pub fn check_lease_ttl(field: &'static str, ttl: Duration) -> Result<(), agora_rest_core::Error> {
+    let (min, max) = LEASE_TTL_RANGE;
+    if ttl < min || ttl > max {
+        return Err(agora_rest_core::Error::OutOfRange {
+            field: field.into(),
+            min: i64::try_from(min.as_secs()).unwrap_or(0),
+            max: i64::try_from(max.as_secs()).unwrap_or(i64::MAX),
+            actual: i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX),
+        });
+    }
+    Ok(())
+}
+
+/// `ttl` held within [`LEASE_TTL_RANGE`].
+pub fn clamp_lease_ttl(ttl: Duration) -> Duration {
+    ttl.clamp(LEASE_TTL_RANGE.0, LEASE_TTL_RANGE.1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn poll_and_lease_bounds() {
+        assert!(check_poll_every("p", Duration::from_secs(1)).is_ok());
+        assert!(check_poll_every("p", MAX_POLL_EVERY).is_ok());
+        for bad in [
+            Duration::ZERO,
+            MAX_POLL_EVERY + Duration::from_secs(1),
+            Duration::MAX,
+        ] {
+            let e = check_poll_every("controller.poll_every", bad).unwrap_err();
+            assert!(e.to_string().contains("controller.poll_every"), "{e}");
+        }
+        assert_eq!(clamp_poll_every(Duration::MAX), MAX_POLL_EVERY);
+        assert_eq!(clamp_poll_every(Duration::ZERO), Duration::from_secs(1));
+        assert!(check_lease_ttl("l", Duration::from_secs(30)).is_ok());
+        assert!(check_lease_ttl("l", Duration::ZERO).is_err());
+        assert!(check_lease_ttl("l", Duration::from_secs(3601)).is_err());
+        assert_eq!(clamp_lease_ttl(Duration::MAX), Duration::from_secs(3600));
+    }
+}
