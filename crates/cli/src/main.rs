@@ -6,6 +6,7 @@
 
 #![allow(clippy::print_stdout, clippy::print_stderr)] // a command-line tool prints
 
+mod controller_run;
 mod demo;
 mod ops;
 mod webhook;
@@ -49,6 +50,13 @@ enum Command {
         target: ops::Target,
         #[command(subcommand)]
         command: ops::TranscodeCommand,
+    },
+    /// Keep declared converters and tasks alive (the long-running command).
+    Controller {
+        #[command(flatten)]
+        target: ops::Target,
+        #[command(subcommand)]
+        command: controller_run::ControllerCommand,
     },
     /// NCS notifications.
     Webhook {
@@ -136,6 +144,9 @@ fn main() -> ExitCode {
         }
         Command::Transcode { target, command } => {
             runtime().and_then(|rt| rt.block_on(ops::transcode(target, command)))
+        }
+        Command::Controller { target, command } => {
+            runtime().and_then(|rt| rt.block_on(controller_run::run(target, command)))
         }
         Command::Webhook { command } => runtime().and_then(|rt| rt.block_on(webhook::run(command))),
     };

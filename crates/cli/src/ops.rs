@@ -61,7 +61,12 @@ fn from_file(path: &Option<PathBuf>, key: &str) -> Result<Option<String>, Failur
 }
 
 impl Target {
-    fn client(&self) -> Result<Client, Failure> {
+    /// The output format chosen.
+    pub(crate) fn output(&self) -> OutputFormat {
+        self.output
+    }
+
+    pub(crate) fn client(&self) -> Result<Client, Failure> {
         let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
         let app = self
             .app_id

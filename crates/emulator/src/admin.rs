@@ -13,6 +13,10 @@
 //! | `DELETE /_emulator/faults` | clears every fault rule |
 //! | `POST /_emulator/clock` `{"speed":N}` or `{"advanceMs":N}` | changes the clock's speed or moves it forward |
 //! | `GET /_emulator/deliveries` | the NCS delivery log |
+//! | `POST /_emulator/converters/{id}/fail` | puts a converter in the `failed` state |
+//! | `POST /_emulator/converters/{id}/migrate` | makes a converter answer 404 for the HA window |
+//! | `POST /_emulator/tasks/{id}/migrate` `{"windowMs":N}` | makes a task answer 404 for N ms |
+//! | `POST /_emulator/channels/{name}/publishers` `{"publishers":false}` | empties a channel (its converters and tasks end by idle timeout) |
 //!
 //! The listener is the same hardened server as the API's (timeouts, connection cap). It takes
 //! no credentials: bind it to loopback.
@@ -243,9 +247,50 @@ async fn handle(emulator: &Emulator, req: Request<Full<Bytes>>) -> Response<Full
                 .collect();
             answer(StatusCode::OK, &json!({ "deliveries": items }))
         }
-        _ => answer(
-            StatusCode::NOT_FOUND,
-            &json!({ "message": "no such admin endpoint; see GET /_emulator/health" }),
-        ),
+        (&Method::POST, p) => scripted(emulator, p, json_body()),
+        _ => not_found(),
+    }
+}
+
+fn not_found() -> Response<Full<Bytes>> {
+    answer(
+        StatusCode::NOT_FOUND,
+        &json!({ "message": "no such admin endpoint; see GET /_emulator/health" }),
+    )
+}
+
+/// The scripted events of one resource or channel: `POST /_emulator/{kind}/{id}/{what}`.
+fn scripted(emulator: &Emulator, path: &str, body: Option<Value>) -> Response<Full<Bytes>> {
+    let parts: Vec<&str> = path.trim_start_matches("/_emulator/").split('/').collect();
+    let [kind, id, what] = parts.as_slice() else {
+        return not_found();
+    };
+    let done = |found: bool| {
+        if found {
+            answer(StatusCode::OK, &json!({ "id": id, "done": what }))
+        } else {
+            answer(
+                StatusCode::NOT_FOUND,
+                &json!({ "message": format!("no {kind} {id:?}") }),
+            )
+        }
+    };
+    match (*kind, *what) {
+        ("converters", "fail") => done(emulator.fail_converter(id)),
+        ("converters", "migrate") => done(emulator.migrate_converter(id, None)),
+        ("tasks", "migrate") => {
+            let Some(ms) = body.as_ref().and_then(|b| b["windowMs"].as_u64()) else {
+                return bad("body: {\"windowMs\": N} is required");
+            };
+            done(emulator.migrate_task(id, Duration::from_millis(ms)))
+        }
+        ("channels", "publishers") => {
+            let Some(on) = body.as_ref().and_then(|b| b["publishers"].as_bool()) else {
+                return bad("body: {\"publishers\": true|false} is required");
+            };
+            emulator.set_publishers(id, on);
+            done(true)
+        }
+        _ => not_found(),
     }
 }

@@ -126,3 +126,67 @@ async fn every_admin_endpoint_works() {
     assert_eq!(call(&one, Method::GET, None, true).await.0, 404);
     assert_eq!(call(&a("nope"), Method::GET, None, false).await.0, 404);
 }
+
+/// Scripted events through the admin API: a converter failed or migrated, a task migrated, a
+/// channel emptied; an unknown id is a 404 and a missing body field a 400.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scripted_events_move_resources() {
+    let emu = Emulator::builder()
+        .admin("127.0.0.1:0".parse().unwrap())
+        .start()
+        .await
+        .unwrap();
+    let api = emu.url();
+    let admin = emu.admin_url().unwrap();
+    let a = |path: &str| format!("{admin}/_emulator/{path}");
+    let converter = json!({"converter": {"name": "scr", "rawOptions": {"rtcChannel": "c", "rtcStreamUid": 1}, "rtmpUrl": "rtmp://h/x"}});
+    let (_, created) = call(
+        &format!("{api}/na/v1/projects/app/rtmp-converters"),
+        Method::POST,
+        Some(converter),
+        true,
+    )
+    .await;
+    let id = created["converter"]["id"].as_str().unwrap().to_string();
+    let one = format!("{api}/na/v1/projects/app/rtmp-converters/{id}");
+    let (s, _) = call(
+        &a(&format!("converters/{id}/migrate")),
+        Method::POST,
+        None,
+        false,
+    )
+    .await;
+    assert_eq!(s, 200);
+    let (s, _) = call(&one, Method::GET, None, true).await;
+    assert_eq!(s, 404, "migrating");
+    let (s, _) = call(
+        &a(&format!("converters/{id}/fail")),
+        Method::POST,
+        None,
+        false,
+    )
+    .await;
+    assert_eq!(s, 200);
+    let (_, list) = call(&a("converters"), Method::GET, None, false).await;
+    assert_eq!(list["converters"][0]["state"], "failed", "{list}");
+    let (s, _) = call(&a("converters/nope/fail"), Method::POST, None, false).await;
+    assert_eq!(s, 404);
+    let (s, _) = call(&a("tasks/nope/migrate"), Method::POST, None, false).await;
+    assert_eq!(s, 400, "windowMs is required");
+    let (s, _) = call(
+        &a("tasks/nope/migrate"),
+        Method::POST,
+        Some(json!({"windowMs": 1000})),
+        false,
+    )
+    .await;
+    assert_eq!(s, 404);
+    let (s, _) = call(
+        &a("channels/c/publishers"),
+        Method::POST,
+        Some(json!({"publishers": false})),
+        false,
+    )
+    .await;
+    assert_eq!(s, 200);
+}

@@ -153,7 +153,10 @@ pub struct TaskSpec {
 }
 
 /// What the task controller reports.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// Serializes as one JSON object tagged by `event` (e.g. `{"event":"started","key":…}`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum TaskEvent {
     /// A task started (or a running one was adopted).

@@ -4,7 +4,11 @@
 ///
 /// Delivered on a broadcast channel: a slow or absent reader never blocks reconciliation; it
 /// gets `RecvError::Lagged(n)` for the events it missed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// Serializes as one JSON object tagged by `event` (e.g. `{"event":"created","key":…}`),
+/// the shape `agora-rest controller run --output json` prints.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum ControllerEvent {
     /// A running converter with the declared name was found and taken over.
