@@ -247,7 +247,7 @@ async fn handle(emulator: &Emulator, req: Request<Full<Bytes>>) -> Response<Full
                 .collect();
             answer(StatusCode::OK, &json!({ "deliveries": items }))
         }
-        (&Method::POST, p) => scripted(emulator, p, json_body()),
+        (&Method::POST, p) => scripted(emulator, p, json_body().as_ref()),
         _ => not_found(),
     }
 }
@@ -260,7 +260,7 @@ fn not_found() -> Response<Full<Bytes>> {
 }
 
 /// The scripted events of one resource or channel: `POST /_emulator/{kind}/{id}/{what}`.
-fn scripted(emulator: &Emulator, path: &str, body: Option<Value>) -> Response<Full<Bytes>> {
+fn scripted(emulator: &Emulator, path: &str, body: Option<&Value>) -> Response<Full<Bytes>> {
     let parts: Vec<&str> = path.trim_start_matches("/_emulator/").split('/').collect();
     let [kind, id, what] = parts.as_slice() else {
         return not_found();
@@ -279,13 +279,13 @@ fn scripted(emulator: &Emulator, path: &str, body: Option<Value>) -> Response<Fu
         ("converters", "fail") => done(emulator.fail_converter(id)),
         ("converters", "migrate") => done(emulator.migrate_converter(id, None)),
         ("tasks", "migrate") => {
-            let Some(ms) = body.as_ref().and_then(|b| b["windowMs"].as_u64()) else {
+            let Some(ms) = body.and_then(|b| b["windowMs"].as_u64()) else {
                 return bad("body: {\"windowMs\": N} is required");
             };
             done(emulator.migrate_task(id, Duration::from_millis(ms)))
         }
         ("channels", "publishers") => {
-            let Some(on) = body.as_ref().and_then(|b| b["publishers"].as_bool()) else {
+            let Some(on) = body.and_then(|b| b["publishers"].as_bool()) else {
                 return bad("body: {\"publishers\": true|false} is required");
             };
             emulator.set_publishers(id, on);
