@@ -253,14 +253,13 @@ fn default_holder() -> String {
     format!("{host}-{}", std::process::id())
 }
 
-fn print_event(format: OutputFormat, service: &str, event: serde_json::Value) {
+fn print_event(format: OutputFormat, service: &str, mut event: serde_json::Value) {
     match format {
         OutputFormat::Json => {
-            let mut line = serde_json::json!({ "service": service });
-            if let (Some(o), Some(e)) = (line.as_object_mut(), event.as_object()) {
-                o.extend(e.clone());
+            if let Some(o) = event.as_object_mut() {
+                o.insert("service".into(), service.into());
             }
-            println!("{line}");
+            println!("{event}");
         }
         OutputFormat::Table => println!("{service} {event}"),
     }
