@@ -460,3 +460,37 @@ async fn an_ha_migration_is_waited_out() {
     })
     .await;
 }
+
+/// A converter adopted after a restart keeps the CDN priority it pushes with; its re-create
+/// goes one higher.
+#[tokio::test(start_paused = true)]
+async fn an_adopted_converter_keeps_its_priority() {
+    bounded(async {
+        let emu = Emulator::builder().build();
+        push(&emu)
+            .create(
+                PathRegion::Na,
+                converter("prio_a", "rtmp://a/live/x?priority=4"),
+            )
+            .await
+            .unwrap();
+        let ctl = Controller::start(push(&emu), config());
+        ctl.apply(spec("prio_a", "rtmp://a/live/x").priority_field("priority"))
+            .await
+            .unwrap();
+        run_for(Duration::from_secs(30)).await;
+        let c = emu.converters()[0].clone();
+        assert_eq!(
+            c.converter.rtmp_url.as_deref(),
+            Some("rtmp://a/live/x?priority=4")
+        );
+        assert!(emu.fail_converter(&c.id));
+        run_for(Duration::from_secs(300)).await;
+        assert_eq!(
+            emu.converters()[0].converter.rtmp_url.as_deref(),
+            Some("rtmp://a/live/x?priority=5")
+        );
+        ctl.shutdown().await;
+    })
+    .await;
+}

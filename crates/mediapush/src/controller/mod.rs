@@ -622,6 +622,10 @@ async fn lookup(shared: &Shared, key: &str, spec: &ConverterSpec, st: &mut Resou
             st.observed = ObservedState::Healthy;
             // What it holds is not known: the latest spec is sent as an update.
             st.applied_generation = 0;
+            // It keeps the CDN priority it pushes with (a restart must not lower it).
+            if let Some(n) = spec.priority_in(&m.rtmp_url) {
+                st.incarnation = st.incarnation.max(n);
+            }
             st.region = Some(spec.region.to_string());
             shared
                 .push

@@ -116,6 +116,17 @@ impl ConverterSpec {
         Ok(())
     }
 
+    /// The priority a running converter's `url` carries in this spec's priority field.
+    pub(crate) fn priority_in(&self, url: &str) -> Option<u64> {
+        let field = self.priority_field.as_deref()?;
+        url.split_once('?')?
+            .1
+            .split('&')
+            .filter_map(|p| p.split_once('='))
+            .find(|(k, _)| *k == field)
+            .and_then(|(_, v)| v.parse().ok())
+    }
+
     /// The converter the `incarnation`-th resource of this key is created or updated with: the
     /// spec's, with the priority field set when the spec has one.
     pub fn converter_for(&self, incarnation: u64) -> Converter {
