@@ -312,7 +312,7 @@ impl TaskController {
             &spec,
             UidPair::new(spec.uids[0], spec.uids[1])?,
         )?;
-        let value = serde_json::to_value(&spec).map_err(|e| agora_rest_model::Error::Decode {
+        let text = serde_json::to_string(&spec).map_err(|e| agora_rest_model::Error::Decode {
             what: "task spec",
             reason: e.to_string(),
         })?;
@@ -320,7 +320,7 @@ impl TaskController {
             .shared
             .stores
             .desired
-            .apply(&spec.instance_id, value)
+            .apply(&spec.instance_id, &text)
             .await?;
         self.runtime.wake(&spec.instance_id);
         Ok(generation)
@@ -454,7 +454,7 @@ async fn reconcile(shared: &Shared, key: &str) -> Option<Instant> {
     };
     let spec: Option<TaskSpec> = entry
         .as_ref()
-        .and_then(|e| serde_json::from_value(e.spec.clone()).ok());
+        .and_then(|e| serde_json::from_str(&e.spec).ok());
     let generation = entry.as_ref().map_or(0, |e| e.generation);
     let mono = shared.clock.elapsed();
     let mut poll_after = shared.config.poll_every;

@@ -251,12 +251,12 @@ impl Controller {
         checked.priority_field = spec.priority_field;
         checked.validate_priority()?;
         let spec = checked;
-        let value = serde_json::to_value(&spec).map_err(|e| agora_rest_model::Error::Decode {
+        let text = serde_json::to_string(&spec).map_err(|e| agora_rest_model::Error::Decode {
             what: "converter spec",
             reason: e.to_string(),
         })?;
         let key = spec.key().to_string();
-        let generation = self.shared.stores.desired.apply(&key, value).await?;
+        let generation = self.shared.stores.desired.apply(&key, &text).await?;
         self.runtime.wake(&key);
         Ok(generation)
     }
@@ -366,7 +366,7 @@ async fn reconcile(shared: &Shared, key: &str) -> Option<Instant> {
     };
     let spec: Option<ConverterSpec> = entry
         .as_ref()
-        .and_then(|e| serde_json::from_value(e.spec.clone()).ok());
+        .and_then(|e| serde_json::from_str(&e.spec).ok());
     let generation = entry.as_ref().map_or(0, |e| e.generation);
 
     // Observe: a notice waiting, or a Get of a running converter.

@@ -51,15 +51,18 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 pub struct DesiredEntry {
     /// Rises by one on every change of the spec (an unchanged re-apply keeps it).
     pub generation: u64,
-    /// The spec as JSON (a converter, or a task's start spec without tokens).
-    pub spec: serde_json::Value,
+    /// The spec as compact JSON text (a converter spec, or a task spec). Text, not a parsed
+    /// tree: a `serde_json::Value` of a converter costs kilobytes of map nodes per key, the
+    /// text a few hundred bytes, and a shared store (Redis) holds text anyway.
+    pub spec: Box<str>,
 }
 
 /// The specs the application declared, by key (converter name or task instance id).
 #[async_trait::async_trait]
 pub trait DesiredStore: Send + Sync + Debug {
-    /// Stores `spec` under `key`; returns its generation (unchanged when the spec is).
-    async fn apply(&self, key: &str, spec: serde_json::Value) -> Result<u64, Error>;
+    /// Stores `spec` (JSON text, compact and with sorted keys, so equal specs are equal
+    /// strings) under `key`; returns its generation (unchanged when the spec is).
+    async fn apply(&self, key: &str, spec: &str) -> Result<u64, Error>;
     /// Removes `key`; `true` if it was there.
     async fn remove(&self, key: &str) -> Result<bool, Error>;
     /// The entry of `key`.
@@ -83,13 +86,13 @@ impl InMemoryDesiredStore {
 
 #[async_trait::async_trait]
 impl DesiredStore for InMemoryDesiredStore {
-    async fn apply(&self, key: &str, spec: serde_json::Value) -> Result<u64, Error> {
+    async fn apply(&self, key: &str, spec: &str) -> Result<u64, Error> {
         let mut entries = lock(&self.entries);
         match entries.get_mut(key) {
-            Some(e) if e.spec == spec => Ok(e.generation),
+            Some(e) if *e.spec == *spec => Ok(e.generation),
             Some(e) => {
                 e.generation = e.generation.saturating_add(1);
-                e.spec = spec;
+                e.spec = spec.into();
                 Ok(e.generation)
             }
             None => {
@@ -97,7 +100,7 @@ impl DesiredStore for InMemoryDesiredStore {
                     key.to_string(),
                     DesiredEntry {
                         generation: 1,
-                        spec,
+                        spec: spec.into(),
                     },
                 );
                 Ok(1)
@@ -325,16 +328,16 @@ mod tests {
     #[tokio::test]
     async fn generations_rise_only_on_change() {
         let s = InMemoryDesiredStore::new();
-        let a = serde_json::json!({"rtmpUrl": "rtmp://a"});
-        let b = serde_json::json!({"rtmpUrl": "rtmp://b"});
-        assert_eq!(s.apply("k", a.clone()).await.unwrap(), 1);
+        let a = r#"{"rtmpUrl":"rtmp://a"}"#;
+        let b = r#"{"rtmpUrl":"rtmp://b"}"#;
+        assert_eq!(s.apply("k", a).await.unwrap(), 1);
         assert_eq!(
             s.apply("k", a).await.unwrap(),
             1,
             "an unchanged re-apply keeps it"
         );
-        assert_eq!(s.apply("k", b.clone()).await.unwrap(), 2);
-        assert_eq!(s.get("k").await.unwrap().unwrap().spec, b);
+        assert_eq!(s.apply("k", b).await.unwrap(), 2);
+        assert_eq!(&*s.get("k").await.unwrap().unwrap().spec, b);
         assert_eq!(s.keys().await.unwrap(), ["k"]);
         assert!(s.remove("k").await.unwrap());
         assert!(s.get("k").await.unwrap().is_none());
