@@ -310,3 +310,54 @@ async fn a_404_is_confirmed_at_5_10_15_before_a_restart() {
     })
     .await;
 }
+
+/// A task that started on the backup UID (after four 206s) and exited restarts on the primary,
+/// never on the UID the exited task held; removing the key afterwards stops the task running
+/// now, not the dead one (the old watch's handle kept naming the dead task).
+#[tokio::test(start_paused = true)]
+async fn a_restart_after_a_backup_start_uses_the_primary_and_removal_stops_it() {
+    bounded(async {
+        let emu = Emulator::builder()
+            .fault(FaultRule::calls(
+                Operation::TranscodeCreate,
+                1,
+                4,
+                Fault::Partial206,
+            ))
+            .build();
+        let t = transcoder(&emu);
+        let ctl = TaskController::start(t.clone(), tokens());
+        ctl.apply(spec("mix8")).await.unwrap();
+        tokio::time::sleep(Duration::from_secs(120)).await;
+        let old = ctl.task_id("mix8").await.unwrap().unwrap();
+        assert_eq!(
+            ctl.status("mix8").await.unwrap().unwrap().uid_in_use,
+            Some(1002)
+        );
+        t.adopt(&old, "mix8", None)
+            .await
+            .unwrap()
+            .stop()
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_secs(900)).await;
+        let new = ctl.task_id("mix8").await.unwrap().unwrap();
+        assert_ne!(new, old);
+        let running = emu.tasks();
+        assert_eq!(running.len(), 1);
+        assert_eq!(
+            running[0].request.transcoder().outputs[0]
+                .rtc
+                .as_ref()
+                .unwrap()
+                .rtc_uid,
+            1001,
+            "not the UID the exited task held"
+        );
+        ctl.remove("mix8").await.unwrap();
+        tokio::time::sleep(Duration::from_secs(30)).await;
+        assert!(emu.tasks().is_empty(), "the running task was stopped");
+        ctl.shutdown().await;
+    })
+    .await;
+}
