@@ -382,7 +382,13 @@ impl ClientBuilder {
                 max_retry_time: config.max_retry_time,
             },
             failover: FailoverState::new(endpoint, quota, clock),
-            limiters: Limiters::new(config.rate_limits, config.max_rate_limit_wait, clock)?,
+            limiters: {
+                let local = Limiters::new(config.rate_limits, config.max_rate_limit_wait, clock)?;
+                match config.shared_limits.clone() {
+                    Some(shared) => local.with_shared(shared)?,
+                    None => local,
+                }
+            },
             credentials: Arc::clone(&config.credentials),
             connection: inner,
         }));

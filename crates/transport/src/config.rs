@@ -81,6 +81,8 @@ pub struct Config {
     pub tls: TlsOptions,
     /// The host name resolver.
     pub resolver: Resolver,
+    /// A rate limiter shared with other replicas (none by default: in-process limits).
+    pub shared_limits: Option<crate::shared_limit::SharedLimits>,
 }
 
 impl fmt::Debug for Config {
@@ -103,6 +105,7 @@ impl fmt::Debug for Config {
             .field("max_retry_time", &self.max_retry_time)
             .field("user_agent", &self.user_agent)
             .field("resolver", &self.resolver)
+            .field("shared_limits", &self.shared_limits)
             .finish_non_exhaustive()
     }
 }
@@ -138,6 +141,7 @@ impl Config {
             user_agent: USER_AGENT.to_string(),
             tls: TlsOptions::default(),
             resolver: Resolver::system(),
+            shared_limits: None,
         }
     }
 
@@ -240,6 +244,20 @@ impl Config {
     /// Sets the resolver.
     pub fn with_resolver(mut self, resolver: Resolver) -> Self {
         self.resolver = resolver;
+        self
+    }
+
+    /// Shares the rate limits with other replicas through `limiter` (e.g. Redis); while it is
+    /// unreachable, `when_unreachable` applies.
+    pub fn with_shared_limiter(
+        mut self,
+        limiter: std::sync::Arc<dyn crate::shared_limit::SharedRateLimiter>,
+        when_unreachable: crate::shared_limit::WhenUnreachable,
+    ) -> Self {
+        self.shared_limits = Some(crate::shared_limit::SharedLimits {
+            limiter,
+            when_unreachable,
+        });
         self
     }
 }

@@ -139,6 +139,25 @@ pub enum Error {
         max: Duration,
     },
 
+    /// The shared rate limiter (or another shared store) cannot be reached and the client is
+    /// configured to fail closed.
+    #[error("{op}: the shared rate limiter is unreachable ({reason}); not sent")]
+    RateLimiterUnavailable {
+        /// The operation.
+        op: Operation,
+        /// Why, for people.
+        reason: String,
+    },
+
+    /// A shared store (Redis) could not be read or written.
+    #[error("{what}: the shared store failed: {reason}")]
+    Store {
+        /// What was being done, e.g. `lease acquire`.
+        what: &'static str,
+        /// Why, for people (never a password: URLs are redacted).
+        reason: String,
+    },
+
     /// A 2xx response body could not be decoded. The service did answer with success, so the
     /// request was applied: a create that gets this must confirm, never create again.
     #[error(
@@ -358,6 +377,8 @@ impl Error {
             | Error::SendByPassed { request_id, .. }
             | Error::Other { request_id, .. } => request_id,
             Error::RateLimitWait { .. }
+            | Error::RateLimiterUnavailable { .. }
+            | Error::Store { .. }
             | Error::InsecureEndpoint { .. }
             | Error::Config { .. }
             | Error::MissingCall
@@ -392,6 +413,8 @@ impl Error {
             | Error::SendByPassed { request_id, .. }
             | Error::Other { request_id, .. } => request_id.as_deref(),
             Error::RateLimitWait { .. }
+            | Error::RateLimiterUnavailable { .. }
+            | Error::Store { .. }
             | Error::InsecureEndpoint { .. }
             | Error::Config { .. }
             | Error::Policy(_)

@@ -27,6 +27,7 @@ pub mod resolve;
 #[cfg(feature = "server")]
 pub mod server;
 pub mod shared;
+pub mod shared_limit;
 pub mod store;
 pub mod webhook;
 

@@ -25,6 +25,7 @@ use super::{LayerFuture, StateHandle, fail, ready_when_inner_is, take_ready};
 use crate::Error;
 use crate::call::{Call, call_of};
 use crate::clock::TokioClock;
+use crate::shared_limit::{SharedLimits, WhenUnreachable, bucket_key, share_of};
 
 type Keyed<K> = RateLimiter<K, HashMapStateStore<K>, TokioClock, NoOpMiddleware<Duration>>;
 type Direct = RateLimiter<NotKeyed, InMemoryState, TokioClock, NoOpMiddleware<Duration>>;
@@ -59,7 +60,12 @@ pub struct Limiters {
     transcoding: Direct,
     clock: TokioClock,
     max_wait: Duration,
+    /// The limiter shared with other replicas, and the local share used while it is down.
+    shared: Option<(SharedLimits, Box<Limiters>)>,
 }
+
+/// How long one question to the shared limiter may take before it counts as unreachable.
+const SHARED_ANSWER_TIMEOUT: Duration = Duration::from_secs(1);
 
 impl std::fmt::Debug for Limiters {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -96,7 +102,94 @@ impl Limiters {
             limits,
             clock,
             max_wait,
+            shared: None,
         })
+    }
+
+    /// Limiters asking `shared` first; while it is unreachable, `shared.when_unreachable`
+    /// applies (a local share of each rate, or a refusal).
+    pub fn with_shared(mut self, shared: SharedLimits) -> Result<Self, Error> {
+        let replicas = match shared.when_unreachable {
+            WhenUnreachable::LocalShare { replicas } => replicas,
+            _ => 1,
+        };
+        let local = RateLimits {
+            media_push_per_api: share_of(self.limits.media_push_per_api, replicas),
+            media_push_update_per_converter: share_of(
+                self.limits.media_push_update_per_converter,
+                replicas,
+            ),
+            cloud_transcoding_per_account: share_of(
+                self.limits.cloud_transcoding_per_account,
+                replicas,
+            ),
+        };
+        let fallback = Limiters::new(local, self.max_wait, self.clock)?;
+        self.shared = Some((shared, Box::new(fallback)));
+        Ok(self)
+    }
+
+    /// Takes a permit of every bucket `call` counts against from the shared limiter, sleeping
+    /// for the waits it returns (bounded by the maximum wait).
+    async fn acquire_shared(&self, call: &Call) -> Result<(), Error> {
+        let Some((shared, fallback)) = &self.shared else {
+            return Ok(());
+        };
+        let mut waited = Duration::ZERO;
+        for (scope, rate) in self.limits.scopes(call.op) {
+            let Some(key) = bucket_key(scope, call.converter.as_deref()) else {
+                continue;
+            };
+            loop {
+                let answer = tokio::time::timeout(
+                    SHARED_ANSWER_TIMEOUT,
+                    shared.limiter.try_acquire(&key, rate),
+                )
+                .await
+                .unwrap_or_else(|_| {
+                    Err(Error::Store {
+                        what: "rate limiter",
+                        reason: format!("no answer within {SHARED_ANSWER_TIMEOUT:?}"),
+                    })
+                });
+                match answer {
+                    Ok(None) => break,
+                    Ok(Some(wait)) => {
+                        // Never a zero sleep for a refusal: it would spin.
+                        let wait = wait.max(Duration::from_micros(1));
+                        waited += wait;
+                        if waited > self.max_wait {
+                            return Err(Error::RateLimitWait {
+                                op: call.op,
+                                needed: waited,
+                                max: self.max_wait,
+                            });
+                        }
+                        tokio::time::sleep(wait).await;
+                    }
+                    Err(e) => {
+                        return match shared.when_unreachable {
+                            WhenUnreachable::LocalShare { .. } => {
+                                tracing::warn!(
+                                    op = %call.op,
+                                    error = %e,
+                                    "shared rate limiter unreachable: limiting to this replica's share"
+                                );
+                                match fallback.try_now(call) {
+                                    Ok(()) => Ok(()),
+                                    Err(blocked) => fallback.acquire_from(call, blocked).await,
+                                }
+                            }
+                            _ => Err(Error::RateLimiterUnavailable {
+                                op: call.op,
+                                reason: e.to_string(),
+                            }),
+                        };
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 
     fn check(&self, scope: RateScope, call: &Call) -> Result<(), Duration> {
@@ -210,6 +303,14 @@ where
             Ok(c) => c,
             Err(e) => return fail(e),
         };
+        if self.limiters.state().shared.is_some() {
+            let mut inner = take_ready(&mut self.inner);
+            let limiters = self.limiters.clone();
+            return Either::Right(Box::pin(async move {
+                limiters.state().acquire_shared(call_of(&req)?).await?;
+                inner.call(req).await
+            }));
+        }
         let blocked = match self.limiters.state().try_now(call) {
             Ok(()) => return Either::Left(self.inner.call(req)),
             Err(blocked) => blocked,

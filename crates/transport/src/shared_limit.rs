@@ -1,0 +1,94 @@
+//! A rate limiter shared by every replica of a backend (the vendor's limits are per project and
+//! per account, not per process).
+//!
+//! Exists so that N processes act as one client: the transport's rate-limit layer asks a
+//! [`SharedRateLimiter`] (the `agora-rest-redis` crate implements it on Redis) for each bucket a
+//! call counts against, and sleeps for the wait it returns. governor stays the in-process
+//! default. When the shared limiter cannot be reached, [`WhenUnreachable`] says what happens:
+//! fall back to a local share of each rate (rate ÷ replicas), or refuse the call.
+
+use std::fmt::Debug;
+use std::sync::Arc;
+
+use agora_rest_core::rate::{Rate, RateScope};
+
+use crate::Error;
+
+/// A rate limiter whose buckets are shared across processes.
+#[async_trait::async_trait]
+pub trait SharedRateLimiter: Send + Sync + Debug {
+    /// Takes one permit of bucket `key`, spaced evenly at `rate` (no burst), if one is free
+    /// now: `Ok(None)`. Otherwise takes nothing and says how long until one is: `Ok(Some(wait))`.
+    /// `Err` when the limiter cannot be reached.
+    async fn try_acquire(
+        &self,
+        key: &str,
+        rate: Rate,
+    ) -> Result<Option<std::time::Duration>, Error>;
+}
+
+/// What a client does while its shared limiter is unreachable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum WhenUnreachable {
+    /// Limit locally at each rate divided by `replicas` (the replicas' fair share).
+    LocalShare {
+        /// How many replicas share the quota (at least 1).
+        replicas: u32,
+    },
+    /// Refuse the call ([`Error::RateLimiterUnavailable`]).
+    FailClosed,
+}
+
+/// A shared limiter and its fallback policy, as given to [`crate::Config::with_shared_limiter`].
+#[derive(Debug, Clone)]
+pub struct SharedLimits {
+    /// The limiter.
+    pub limiter: Arc<dyn SharedRateLimiter>,
+    /// What happens while it cannot be reached.
+    pub when_unreachable: WhenUnreachable,
+}
+
+/// The bucket name of `scope` for a call on `converter` (Update per converter); the same
+/// names in every process, so replicas share buckets.
+pub fn bucket_key(scope: RateScope, converter: Option<&str>) -> Option<String> {
+    match scope {
+        RateScope::MediaPushApi(op) => Some(format!("push:api:{op}")),
+        RateScope::MediaPushConverterUpdate => converter.map(|id| format!("push:update:{id}")),
+        RateScope::CloudTranscodingAccount => Some("transcoding:account".to_string()),
+    }
+}
+
+/// `rate` divided among `replicas`: the same requests over a period `replicas` times longer.
+pub fn share_of(rate: Rate, replicas: u32) -> Rate {
+    Rate {
+        requests: rate.requests,
+        per: rate.per.saturating_mul(replicas.max(1)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use agora_rest_core::operation::Operation;
+    use std::time::Duration;
+
+    #[test]
+    fn keys_and_shares() {
+        assert_eq!(
+            bucket_key(RateScope::MediaPushApi(Operation::PushGet), None).as_deref(),
+            Some("push:api:push.get")
+        );
+        assert_eq!(
+            bucket_key(RateScope::MediaPushConverterUpdate, Some("c1")).as_deref(),
+            Some("push:update:c1")
+        );
+        assert_eq!(bucket_key(RateScope::MediaPushConverterUpdate, None), None);
+        let third = share_of(Rate::per_second(50), 3);
+        assert_eq!(third.interval(), Duration::from_millis(60));
+        assert_eq!(
+            share_of(Rate::per_second(50), 0).interval(),
+            Duration::from_millis(20)
+        );
+    }
+}

@@ -1,0 +1,153 @@
+//! The rate-limit layer with a shared limiter (as Redis provides), under tokio's paused clock:
+//! its waits are slept, an unreachable limiter falls back to the replica's share or refuses.
+
+#![allow(clippy::unwrap_used)] // tests fail loudly on a broken setup
+
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use agora_rest_core::operation::Operation;
+use agora_rest_core::rate::Rate;
+use agora_rest_transport::mock::{MockResponse, MockService};
+use agora_rest_transport::shared_limit::{SharedRateLimiter, WhenUnreachable};
+use agora_rest_transport::{Call, Client, Config, Credentials, Error};
+use http::Method;
+
+/// A shared limiter in memory: GCRA on tokio's clock, or down.
+#[derive(Debug, Default)]
+struct FakeShared {
+    tat: Mutex<std::collections::HashMap<String, tokio::time::Instant>>,
+    down: AtomicBool,
+    asked: AtomicU32,
+}
+
+#[async_trait::async_trait]
+impl SharedRateLimiter for FakeShared {
+    async fn try_acquire(&self, key: &str, rate: Rate) -> Result<Option<Duration>, Error> {
+        self.asked.fetch_add(1, Ordering::Relaxed);
+        if self.down.load(Ordering::Relaxed) {
+            return Err(Error::Store {
+                what: "rate limiter",
+                reason: "connection refused".into(),
+            });
+        }
+        let now = tokio::time::Instant::now();
+        let mut tat = self.tat.lock().unwrap();
+        let t = tat.entry(key.to_string()).or_insert(now);
+        if *t > now {
+            return Ok(Some(*t - now));
+        }
+        *t = now + rate.interval();
+        Ok(None)
+    }
+}
+
+fn client(mock: &MockService, shared: Arc<FakeShared>, when: WhenUnreachable) -> Client {
+    let config = Config::new("app", Credentials::new("cid", "csecret").unwrap())
+        .with_jitter(|| 0.5)
+        .with_shared_limiter(shared, when);
+    Client::builder(config)
+        .with_service(mock.clone())
+        .build()
+        .unwrap()
+}
+
+async fn get(client: &Client) -> Result<http::Response<bytes::Bytes>, Error> {
+    let req = client
+        .request(
+            Call::new(Operation::PushGet, "/x"),
+            Method::GET,
+            "/na/v1/projects/app/x",
+            None,
+        )
+        .unwrap();
+    client.send(req).await
+}
+
+async fn bounded<T>(f: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(Duration::from_secs(3600), f)
+        .await
+        .expect("done within an hour of paused time")
+}
+
+#[tokio::test(start_paused = true)]
+async fn shared_waits_are_slept_and_spacing_holds() {
+    bounded(async {
+        let mock = MockService::new();
+        for _ in 0..100 {
+            mock.push(MockResponse::json(200, "{}"));
+        }
+        let shared = Arc::new(FakeShared::default());
+        let c = client(&mock, Arc::clone(&shared), WhenUnreachable::FailClosed);
+        let t0 = tokio::time::Instant::now();
+        let calls: Vec<_> = (0..100).map(|_| get(&c)).collect();
+        for r in futures_util::future::join_all(calls).await {
+            r.unwrap();
+        }
+        // 100 Gets at 50/s: 99 intervals of 20 ms.
+        let took = t0.elapsed();
+        assert!(took >= Duration::from_millis(1980), "{took:?}");
+        assert!(took < Duration::from_millis(2100), "{took:?}");
+        let times: Vec<f64> = mock.requests().iter().map(|r| r.at.as_secs_f64()).collect();
+        for w in times.windows(51) {
+            assert!(w[50] - w[0] >= 0.999, "51 requests within one second");
+        }
+    })
+    .await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_unreachable_limiter_falls_back_to_the_local_share() {
+    bounded(async {
+        let mock = MockService::new();
+        for _ in 0..30 {
+            mock.push(MockResponse::json(200, "{}"));
+        }
+        let shared = Arc::new(FakeShared::default());
+        shared.down.store(true, Ordering::Relaxed);
+        let c = client(
+            &mock,
+            Arc::clone(&shared),
+            WhenUnreachable::LocalShare { replicas: 3 },
+        );
+        let t0 = tokio::time::Instant::now();
+        for _ in 0..30 {
+            get(&c).await.unwrap();
+        }
+        // A third of 50/s: 60 ms apart.
+        let took = t0.elapsed();
+        assert!(took >= Duration::from_millis(29 * 60), "{took:?}");
+        assert!(shared.asked.load(Ordering::Relaxed) >= 30);
+        // Back up: the shared buckets again (20 ms spacing).
+        shared.down.store(false, Ordering::Relaxed);
+        for _ in 0..10 {
+            mock.push(MockResponse::json(200, "{}"));
+        }
+        let t1 = tokio::time::Instant::now();
+        for _ in 0..10 {
+            get(&c).await.unwrap();
+        }
+        assert!(
+            t1.elapsed() < Duration::from_millis(400),
+            "{:?}",
+            t1.elapsed()
+        );
+    })
+    .await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn fail_closed_refuses_without_sending() {
+    bounded(async {
+        let mock = MockService::new();
+        mock.push(MockResponse::json(200, "{}"));
+        let shared = Arc::new(FakeShared::default());
+        shared.down.store(true, Ordering::Relaxed);
+        let c = client(&mock, shared, WhenUnreachable::FailClosed);
+        let err = get(&c).await.unwrap_err();
+        assert!(matches!(err, Error::RateLimiterUnavailable { .. }), "{err}");
+        assert!(mock.requests().is_empty(), "nothing sent");
+    })
+    .await;
+}
