@@ -26,7 +26,8 @@ use agora_rest_model::ncs::{TranscoderEvent, TranscoderEventKind};
 use agora_rest_model::transcoder::TranscoderConfig;
 use agora_rest_transport::Call;
 use agora_rest_transport::clock::UnixClock;
-use agora_rest_transport::controller::store::{ObservedState, ResourceStatus};
+use agora_rest_transport::controller::lease::hold;
+use agora_rest_transport::controller::store::{Lease, ObservedState, ResourceStatus};
 use agora_rest_transport::controller::{
     Reconcile, Runtime, check_lease_ttl, check_poll_every, clamp_lease_ttl, clamp_poll_every,
 };
@@ -211,6 +212,14 @@ pub enum TaskEvent {
         key: String,
         /// What was tried.
         action: &'static str,
+        /// The error.
+        error: String,
+    },
+    /// A shared store (Redis) could not be read or written: no action was taken; it is tried
+    /// again shortly.
+    StoreUnavailable {
+        /// The instance id.
+        key: String,
         /// The error.
         error: String,
     },
@@ -402,7 +411,59 @@ struct Reconciler(Arc<Shared>);
 #[async_trait::async_trait]
 impl Reconcile for Reconciler {
     async fn reconcile(&self, key: &str) -> Option<Instant> {
-        reconcile(&self.0, key).await
+        let shared = &*self.0;
+        let granted_at = Instant::now();
+        let acquired = shared
+            .stores
+            .leases
+            .acquire(key, &shared.config.holder, shared.config.lease_ttl)
+            .await;
+        match acquired {
+            Ok(Some(lease)) => {
+                let leases = &*shared.stores.leases;
+                match hold(leases, &lease, granted_at, reconcile(shared, key, &lease)).await {
+                    Ok(next) => next,
+                    Err(lost) => {
+                        shared.say(TaskEvent::ActionFailed {
+                            key: key.to_string(),
+                            action: "lease",
+                            error: lost.to_string(),
+                        });
+                        Some(Instant::now() + Duration::from_secs(1))
+                    }
+                }
+            }
+            // Another replica owns it: look again at the next poll.
+            Ok(None) => Some(granted_at + shared.config.poll_every),
+            Err(e) => {
+                store_unavailable(shared, key, &e);
+                Some(granted_at + STORE_RETRY)
+            }
+        }
+    }
+}
+
+/// How soon a reconcile is tried again after a store failed.
+const STORE_RETRY: Duration = Duration::from_secs(5);
+
+/// Reports that a store cannot be read or written: no action was taken on `key`.
+fn store_unavailable(shared: &Shared, key: &str, e: &agora_rest_transport::Error) {
+    shared.say(TaskEvent::StoreUnavailable {
+        key: key.to_string(),
+        error: e.to_string(),
+    });
+}
+
+/// Records `st` under the lease; a write refused (the lease moved on) or failed is reported.
+async fn record(shared: &Shared, key: &str, st: &ResourceStatus, lease: &Lease) {
+    match shared.stores.status.put_fenced(key, st, lease).await {
+        Ok(true) => {}
+        Ok(false) => shared.say(TaskEvent::ActionFailed {
+            key: key.to_string(),
+            action: "record",
+            error: "the lease moved to another replica; this status was not written".into(),
+        }),
+        Err(e) => store_unavailable(shared, key, &e),
     }
 }
 
@@ -435,22 +496,21 @@ fn fail(
 }
 
 #[allow(clippy::too_many_lines)] // one reconcile: observe, decide, act, record
-async fn reconcile(shared: &Shared, key: &str) -> Option<Instant> {
-    let retry_soon = Some(Instant::now() + Duration::from_secs(30));
-    let Ok(entry) = shared.stores.desired.get(key).await else {
-        return retry_soon;
+async fn reconcile(shared: &Shared, key: &str, lease: &Lease) -> Option<Instant> {
+    let now_i = Instant::now();
+    let entry = match shared.stores.desired.get(key).await {
+        Ok(e) => e,
+        Err(e) => {
+            store_unavailable(shared, key, &e);
+            return Some(now_i + STORE_RETRY);
+        }
     };
-    let Ok(stored) = shared.stores.status.get(key).await else {
-        return retry_soon;
-    };
-    let mut st = stored.unwrap_or_default();
-    let Ok(Some(_lease)) = shared
-        .stores
-        .leases
-        .acquire(key, &shared.config.holder, shared.config.lease_ttl)
-        .await
-    else {
-        return retry_soon;
+    let mut st = match shared.stores.status.get(key).await {
+        Ok(s) => s.unwrap_or_default(),
+        Err(e) => {
+            store_unavailable(shared, key, &e);
+            return Some(now_i + STORE_RETRY);
+        }
     };
     let spec: Option<TaskSpec> = entry
         .as_ref()
@@ -615,7 +675,7 @@ async fn reconcile(shared: &Shared, key: &str) -> Option<Instant> {
                     }
                     Err(e) if !e.is_not_found() => {
                         fail(shared, key, "stop", &e, &mut st, now_unix);
-                        let _ = shared.stores.status.put(key, &st).await;
+                        record(shared, key, &st, lease).await;
                         return soon;
                     }
                     Err(_) => {}
@@ -645,7 +705,7 @@ async fn reconcile(shared: &Shared, key: &str) -> Option<Instant> {
         }
         (Action::Lookup, _) | (_, None) => soon,
     };
-    let _ = shared.stores.status.put(key, &st).await;
+    record(shared, key, &st, lease).await;
     next
 }
 

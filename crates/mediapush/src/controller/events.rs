@@ -69,6 +69,14 @@ pub enum ControllerEvent {
         /// The error, for people.
         error: String,
     },
+    /// A shared store (Redis) could not be read or written: no action was taken; it is tried
+    /// again shortly.
+    StoreUnavailable {
+        /// The key.
+        key: String,
+        /// The error, for people.
+        error: String,
+    },
     /// Removed by the application and deleted.
     Deleted {
         /// The key.

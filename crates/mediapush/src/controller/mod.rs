@@ -34,7 +34,8 @@ use agora_rest_model::mediapush::ConverterState;
 use agora_rest_model::ncs::{DestroyReason, MediaPushEvent, MediaPushEventKind};
 use agora_rest_transport::Call;
 use agora_rest_transport::clock::UnixClock;
-use agora_rest_transport::controller::store::{ObservedState, ResourceStatus};
+use agora_rest_transport::controller::lease::hold;
+use agora_rest_transport::controller::store::{Lease, ObservedState, ResourceStatus};
 use agora_rest_transport::controller::{
     Reconcile, Runtime, check_lease_ttl, check_poll_every, clamp_lease_ttl, clamp_poll_every,
 };
@@ -321,7 +322,60 @@ struct Reconciler(Arc<Shared>);
 #[async_trait::async_trait]
 impl Reconcile for Reconciler {
     async fn reconcile(&self, key: &str) -> Option<Instant> {
-        reconcile(&self.0, key).await
+        let shared = &*self.0;
+        let granted_at = Instant::now();
+        let acquired = shared
+            .stores
+            .leases
+            .acquire(key, &shared.config.holder, shared.config.lease_ttl)
+            .await;
+        match acquired {
+            Ok(Some(lease)) => {
+                let leases = &*shared.stores.leases;
+                match hold(leases, &lease, granted_at, reconcile(shared, key, &lease)).await {
+                    Ok(next) => next,
+                    Err(lost) => {
+                        shared.say(ControllerEvent::ActionFailed {
+                            key: key.to_string(),
+                            action: "lease",
+                            error: lost.to_string(),
+                        });
+                        Some(Instant::now() + Duration::from_secs(1))
+                    }
+                }
+            }
+            // Another replica owns it: look again at the next poll (a dead owner's lease
+            // expires within its TTL, so it is claimed within TTL plus one poll).
+            Ok(None) => Some(granted_at + jittered(shared, shared.config.poll_every)),
+            Err(e) => {
+                store_unavailable(shared, key, &e);
+                Some(granted_at + STORE_RETRY)
+            }
+        }
+    }
+}
+
+/// How soon a reconcile is tried again after a store failed.
+const STORE_RETRY: Duration = Duration::from_secs(5);
+
+/// Reports that a store cannot be read or written: no action was taken on `key`.
+fn store_unavailable(shared: &Shared, key: &str, e: &agora_rest_transport::Error) {
+    shared.say(ControllerEvent::StoreUnavailable {
+        key: key.to_string(),
+        error: e.to_string(),
+    });
+}
+
+/// Records `st` under the lease; a write refused (the lease moved on) or failed is reported.
+async fn record(shared: &Shared, key: &str, st: &ResourceStatus, lease: &Lease) {
+    match shared.stores.status.put_fenced(key, st, lease).await {
+        Ok(true) => {}
+        Ok(false) => shared.say(ControllerEvent::ActionFailed {
+            key: key.to_string(),
+            action: "record",
+            error: "the lease moved to another replica; this status was not written".into(),
+        }),
+        Err(e) => store_unavailable(shared, key, &e),
     }
 }
 
@@ -344,25 +398,23 @@ fn refusal_of(e: &Error) -> Option<Refusal> {
     }
 }
 
-/// One reconcile of `key`; returns when to look again (`None`: not until something changes).
-async fn reconcile(shared: &Shared, key: &str) -> Option<Instant> {
+/// One reconcile of `key` under `lease`; returns when to look again (`None`: not until
+/// something changes).
+async fn reconcile(shared: &Shared, key: &str, lease: &Lease) -> Option<Instant> {
     let now_i = Instant::now();
-    let retry_soon = Some(now_i + Duration::from_secs(30));
-    let Ok(entry) = shared.stores.desired.get(key).await else {
-        return retry_soon;
+    let entry = match shared.stores.desired.get(key).await {
+        Ok(e) => e,
+        Err(e) => {
+            store_unavailable(shared, key, &e);
+            return Some(now_i + STORE_RETRY);
+        }
     };
-    let Ok(stored) = shared.stores.status.get(key).await else {
-        return retry_soon;
-    };
-    let mut st = stored.unwrap_or_default();
-    let Ok(Some(_lease)) = shared
-        .stores
-        .leases
-        .acquire(key, &shared.config.holder, shared.config.lease_ttl)
-        .await
-    else {
-        // Another replica owns it (or the lease store is down): take no action.
-        return Some(now_i + shared.config.lease_ttl);
+    let mut st = match shared.stores.status.get(key).await {
+        Ok(s) => s.unwrap_or_default(),
+        Err(e) => {
+            store_unavailable(shared, key, &e);
+            return Some(now_i + STORE_RETRY);
+        }
     };
     let spec: Option<ConverterSpec> = entry
         .as_ref()
@@ -570,7 +622,7 @@ async fn reconcile(shared: &Shared, key: &str) -> Option<Instant> {
         // A create, update or re-create needs a spec; without one the key is being removed.
         (_, None) => soon,
     };
-    let _ = shared.stores.status.put(key, &st).await;
+    record(shared, key, &st, lease).await;
     next
 }
 

@@ -6,6 +6,7 @@
 //! most `max_parallel` keys run at once, and shutdown takes effect within one step. What a
 //! reconcile does is the service crate's business ([`Reconcile`]).
 
+pub mod lease;
 mod runtime;
 mod scheduler;
 pub mod store;

@@ -221,6 +221,19 @@ pub trait StatusStore: Send + Sync + Debug {
     async fn get(&self, key: &str) -> Result<Option<ResourceStatus>, Error>;
     /// Replaces the status of `key`.
     async fn put(&self, key: &str, status: &ResourceStatus) -> Result<(), Error>;
+    /// Replaces the status of `key` only while `lease` is the current grant of that key;
+    /// `Ok(false)`, nothing written, when it is not: a replica that lost its lease cannot
+    /// overwrite its successor's status. (The default, for stores without leases of their
+    /// own, writes unconditionally.)
+    async fn put_fenced(
+        &self,
+        key: &str,
+        status: &ResourceStatus,
+        lease: &Lease,
+    ) -> Result<bool, Error> {
+        let _ = lease;
+        self.put(key, status).await.map(|()| true)
+    }
     /// Forgets `key`.
     async fn remove(&self, key: &str) -> Result<(), Error>;
 }
