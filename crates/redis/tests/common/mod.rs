@@ -10,9 +10,9 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 /// A Redis the test talks to; a server this test started is stopped on drop.
-pub struct TestRedis {
-    pub url: String,
-    pub port: u16,
+pub(crate) struct TestRedis {
+    pub(crate) url: String,
+    pub(crate) port: u16,
     child: Option<Child>,
 }
 
@@ -34,8 +34,8 @@ fn free_port() -> u16 {
 }
 
 /// Starts a private `redis-server` on `port` (no persistence) and waits until it answers.
-pub fn start_server(port: u16) -> Child {
-    let child = Command::new("redis-server")
+pub(crate) fn start_server(port: u16) -> Child {
+    let mut child = Command::new("redis-server")
         .args([
             "--port",
             &port.to_string(),
@@ -58,11 +58,13 @@ pub fn start_server(port: u16) -> Child {
         }
         std::thread::sleep(Duration::from_millis(10));
     }
+    let _ = child.kill();
+    let _ = child.wait();
     panic!("redis-server did not listen on 127.0.0.1:{port} within 2 s");
 }
 
 /// The shared server (from xtask) or a private one.
-pub fn redis() -> TestRedis {
+pub(crate) fn redis() -> TestRedis {
     if let Ok(url) = std::env::var("AGORA_REST_REDIS_URL")
         && !url.is_empty()
     {
@@ -81,7 +83,7 @@ pub fn redis() -> TestRedis {
 }
 
 /// A server of this test's own (for tests that stop and restart it).
-pub fn private_redis() -> TestRedis {
+pub(crate) fn private_redis() -> TestRedis {
     let port = free_port();
     let child = start_server(port);
     TestRedis {
@@ -92,7 +94,7 @@ pub fn private_redis() -> TestRedis {
 }
 
 /// A project id no other test uses: its keys are this test's alone.
-pub fn unique_app(name: &str) -> String {
+pub(crate) fn unique_app(name: &str) -> String {
     static N: AtomicU32 = AtomicU32::new(0);
     format!(
         "{name}-{}-{}",
@@ -102,11 +104,11 @@ pub fn unique_app(name: &str) -> String {
 }
 
 /// Stand-ins for tests that stop their server early.
-pub struct TestRedisPlaceholder;
+pub(crate) struct TestRedisPlaceholder;
 
 impl TestRedisPlaceholder {
     /// A `TestRedis` that owns no server.
-    pub fn none() -> TestRedis {
+    pub(crate) fn none() -> TestRedis {
         TestRedis {
             url: String::new(),
             port: 0,
