@@ -5,6 +5,10 @@
 //! integration, doc and property tests), `cargo bench --workspace --no-run`, and the layering
 //! check. Each step prints its name and time; the run ends with the test totals.
 //!
+//! The tests talk to a real Redis: `ci` starts `redis-server` on a free loopback port, passes
+//! its URL as `AGORA_REST_REDIS_URL`, and stops it afterwards. Where `redis-server` is missing
+//! it installs it (root with apt-get) or fails with a one-line instruction; it never skips.
+//!
 //! Written with `std::process::Command` only, so that it builds in seconds on a fresh machine.
 //! It times its steps with the wall clock, which the workspace's clippy config keeps out of
 //! library code.
@@ -239,9 +243,91 @@ fn run(cmd: &mut Command) -> Result<(), String> {
 }
 
 /// Runs `cargo test --workspace`, echoing its output and summing its result lines.
+/// A `redis-server` for the tests, on a free loopback port, stopped when dropped.
+struct TestRedis {
+    child: std::process::Child,
+    url: String,
+}
+
+impl Drop for TestRedis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Whether `redis-server` runs here.
+fn have_redis() -> bool {
+    Command::new("redis-server")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Installs Debian's `redis-server` when it is missing and this is root with apt-get; fails
+/// with a one-line instruction otherwise. The Redis tests never skip.
+fn ensure_redis() -> Result<(), String> {
+    if have_redis() {
+        return Ok(());
+    }
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+    if root {
+        say("redis-server is missing: installing it with apt-get");
+        let _ = Command::new("apt-get")
+            .args(["update", "-qq"])
+            .stdout(Stdio::null())
+            .status();
+        let _ = Command::new("apt-get")
+            .args(["install", "-y", "-qq", "redis-server"])
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .stdout(Stdio::null())
+            .status();
+    }
+    if have_redis() {
+        Ok(())
+    } else {
+        Err("redis-server is needed by the tests: install it (sudo apt-get install redis-server) and run again".into())
+    }
+}
+
+/// Starts `redis-server` on a free loopback port (no persistence) and waits until it answers.
+fn start_redis() -> Result<TestRedis, String> {
+    ensure_redis()?;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map_err(|e| format!("no free port for redis-server: {e}"))?
+        .port();
+    let child = Command::new("redis-server")
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+        .args(["--save", "", "--appendonly", "no"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("could not start redis-server: {e}"))?;
+    let redis = TestRedis {
+        child,
+        url: format!("redis://127.0.0.1:{port}"),
+    };
+    for _ in 0..300 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            say(&format!("redis-server for the tests at {}", redis.url));
+            return Ok(redis);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    Err(format!("redis-server did not listen on 127.0.0.1:{port} within 3 s"))
+}
+
 fn run_tests(totals: &mut Totals) -> Result<(), String> {
+    let redis = start_redis()?;
     let mut child = cargo()
         .args(["test", "--workspace"])
+        .env("AGORA_REST_REDIS_URL", &redis.url)
         .stdout(Stdio::piped())
         .spawn()
         .map_err(|e| format!("could not start cargo test: {e}"))?;
