@@ -320,7 +320,9 @@ fn start_redis() -> Result<TestRedis, String> {
         }
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
-    Err(format!("redis-server did not listen on 127.0.0.1:{port} within 3 s"))
+    Err(format!(
+        "redis-server did not listen on 127.0.0.1:{port} within 3 s"
+    ))
 }
 
 fn run_tests(totals: &mut Totals) -> Result<(), String> {

@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use agora_rest_core::name::validate_path_segment;
 use agora_rest_core::operation::Operation;
@@ -12,6 +13,8 @@ use agora_rest_model::mediapush::{
     Converter, ConverterInfo, ConverterResponse, ConverterStatus, GetConverterResponse,
     UpdateConverterRequest,
 };
+use agora_rest_transport::controller::lease::hold;
+use agora_rest_transport::controller::store::{Lease, LeaseStore};
 use agora_rest_transport::store::{
     InMemorySequenceStore, LedgerStore, SequenceKind, SequenceStore,
 };
@@ -43,7 +46,17 @@ pub struct MediaPushConfig {
     pub sequences: Arc<dyn SequenceStore>,
     /// The most pages one List reads (default [`DEFAULT_MAX_LIST_PAGES`]).
     pub max_list_pages: usize,
+    /// Serialises the updates of one converter across processes (replicas sharing the
+    /// sequence store), so no replica sends a sequence lower than one another already sent:
+    /// the lease store and this process's holder name. In-process only by default.
+    pub update_lock: Option<(Arc<dyn LeaseStore>, String)>,
 }
+
+/// How long a replica waits for another replica's update of the same converter.
+pub const MAX_UPDATE_LOCK_WAIT: Duration = Duration::from_secs(30);
+
+/// The lease length of a shared update lock (renewed while the update runs).
+const UPDATE_LOCK_TTL: Duration = Duration::from_secs(15);
 
 /// The most pages one List reads by default: 300 converters per project fit on far fewer.
 pub const DEFAULT_MAX_LIST_PAGES: usize = 1000;
@@ -55,6 +68,7 @@ impl Default for MediaPushConfig {
             quota: None,
             sequences: Arc::new(InMemorySequenceStore::new(SequenceKind::MediaPush)),
             max_list_pages: DEFAULT_MAX_LIST_PAGES,
+            update_lock: None,
         }
     }
 }
@@ -75,6 +89,17 @@ impl MediaPushConfig {
     /// Uses another sequence store.
     pub fn with_sequences(mut self, store: Arc<dyn SequenceStore>) -> Self {
         self.sequences = store;
+        self
+    }
+
+    /// Serialises each converter's updates across processes through `leases` (e.g. Redis),
+    /// as `holder` (unique per process).
+    pub fn with_shared_update_lock(
+        mut self,
+        leases: Arc<dyn LeaseStore>,
+        holder: impl Into<String>,
+    ) -> Self {
+        self.update_lock = Some((leases, holder.into()));
         self
     }
 
@@ -321,9 +346,39 @@ impl MediaPush {
                 .or_default(),
         );
         let _serial = lock.lock().await;
+        match &self.config.update_lock {
+            None => self.send_update(id, &request).await,
+            Some((leases, holder)) => {
+                let key = format!("update:{id}");
+                let (lease, granted_at) = take_lease(&**leases, &key, holder).await?;
+                let sent = hold(
+                    &**leases,
+                    &lease,
+                    granted_at,
+                    self.send_update(id, &request),
+                )
+                .await;
+                let _ = leases.release(&lease).await;
+                sent.map_err(|lost| {
+                    Error::Transport(agora_rest_transport::Error::Store {
+                        what: "update lock",
+                        reason: lost.to_string(),
+                    })
+                })?
+            }
+        }
+    }
+
+    /// Sends one update with the next sequence (the caller holds the converter's locks).
+    async fn send_update(
+        &self,
+        id: &str,
+        request: &UpdateConverterRequest,
+    ) -> Result<ConverterStatus, Error> {
+        let known = self.known(id)?;
         let sequence = self.config.sequences.next(id).await?;
         let path = format!("{}?sequence={sequence}", self.one_path(known.region, id));
-        let body = serde_json::to_vec(&request).map_err(|e| agora_rest_model::Error::Decode {
+        let body = serde_json::to_vec(request).map_err(|e| agora_rest_model::Error::Decode {
             what: "Media Push Update request",
             reason: e.to_string(),
         })?;
@@ -338,5 +393,29 @@ impl MediaPush {
             .send_json(req, "Media Push Update response")
             .await?;
         Ok(resp.converter)
+    }
+}
+
+/// Takes the shared update lock `key`, waiting (bounded) while another replica holds it.
+async fn take_lease(
+    leases: &dyn LeaseStore,
+    key: &str,
+    holder: &str,
+) -> Result<(Lease, tokio::time::Instant), Error> {
+    let start = tokio::time::Instant::now();
+    let mut wait = Duration::from_millis(5);
+    loop {
+        let asked = tokio::time::Instant::now();
+        if let Some(lease) = leases.acquire(key, holder, UPDATE_LOCK_TTL).await? {
+            return Ok((lease, asked));
+        }
+        if start.elapsed() + wait > MAX_UPDATE_LOCK_WAIT {
+            return Err(Error::Transport(agora_rest_transport::Error::Store {
+                what: "update lock",
+                reason: format!("another replica held {key} for over {MAX_UPDATE_LOCK_WAIT:?}"),
+            }));
+        }
+        tokio::time::sleep(wait).await;
+        wait = (wait * 2).min(Duration::from_millis(100));
     }
 }

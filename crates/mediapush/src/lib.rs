@@ -27,7 +27,9 @@ mod quota;
 mod redundancy;
 mod update;
 
-pub use client::{Created, DEFAULT_MAX_LIST_PAGES, Deleted, MediaPush, MediaPushConfig};
+pub use client::{
+    Created, DEFAULT_MAX_LIST_PAGES, Deleted, MAX_UPDATE_LOCK_WAIT, MediaPush, MediaPushConfig,
+};
 pub use error::Error;
 pub use redundancy::Redundancy;
 pub use update::Update;

@@ -1,0 +1,162 @@
+//! Three replicas (three clients in one process, each with its own connection) as one client
+//! through Redis, against the emulator: shared QPS with no 429, and concurrent updates of one
+//! converter with no stale sequence.
+
+#![allow(clippy::unwrap_used)] // tests fail loudly on a broken setup
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use agora_rest_core::operation::Operation;
+use agora_rest_core::region::PathRegion;
+use agora_rest_emulator::Emulator;
+use agora_rest_mediapush::{MediaPush, MediaPushConfig, Update};
+use agora_rest_model::mediapush::ConverterBuilder;
+use agora_rest_redis::RedisShared;
+use agora_rest_transport::shared_limit::WhenUnreachable;
+use agora_rest_transport::store::SequenceKind;
+use agora_rest_transport::{Client, Config, Credentials};
+use common::{redis, unique_app};
+
+async fn replica(emu: &Emulator, shared: &RedisShared, name: &str) -> MediaPush {
+    let config = Config::new("app", Credentials::new("cid", "csecret").unwrap())
+        .with_jitter(|| 0.5)
+        .with_shared_limiter(
+            Arc::new(shared.rate_limiter()),
+            WhenUnreachable::LocalShare { replicas: 3 },
+        );
+    let stores = shared.controller_stores("push-update");
+    MediaPush::with_config(
+        Client::builder(config)
+            .with_service(emu.service())
+            .build()
+            .unwrap(),
+        MediaPushConfig::default()
+            .with_sequences(Arc::new(shared.sequences(SequenceKind::MediaPush)))
+            .with_shared_update_lock(stores.leases, name),
+    )
+}
+
+async fn bounded<T>(f: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(Duration::from_secs(60), f)
+        .await
+        .expect("done within 60 s")
+}
+
+/// 150 Gets offered at once by three replicas: spaced to the 50/s quota, 0 answers of 429,
+/// never more than 50 in any one-second window of the emulator's log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_replicas_share_the_qps_quota() {
+    bounded(async {
+        let r = redis();
+        let app = unique_app("qps");
+        let emu = Emulator::builder().build();
+        let mut replicas = Vec::new();
+        for i in 0..3 {
+            let shared = RedisShared::connect(&r.url, &app).await.unwrap();
+            replicas.push(replica(&emu, &shared, &format!("r{i}")).await);
+        }
+        let made = replicas[0]
+            .create(
+                PathRegion::Na,
+                ConverterBuilder::raw("show68", 7, "rtmp://a/x")
+                    .name("qps")
+                    .build()
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        let id = made.converter.id.clone();
+        let mut tasks = Vec::new();
+        for p in &replicas {
+            p.locate(&id, PathRegion::Na).unwrap();
+            for _ in 0..50 {
+                let p = p.clone();
+                let id = id.clone();
+                tasks.push(tokio::spawn(async move { p.get(&id).await.is_ok() }));
+            }
+        }
+        let mut ok = 0;
+        for t in tasks {
+            ok += usize::from(t.await.unwrap());
+        }
+        let log: Vec<_> = emu
+            .request_log()
+            .into_iter()
+            .filter(|l| l.op == Some(Operation::PushGet))
+            .collect();
+        assert_eq!(ok, 150);
+        assert_eq!(log.iter().filter(|l| l.status == 429).count(), 0);
+        let times: Vec<f64> = log.iter().map(|l| l.at.as_secs_f64()).collect();
+        let max_in_a_second = times
+            .iter()
+            .map(|t0| {
+                times
+                    .iter()
+                    .filter(|t| **t >= *t0 && **t < t0 + 1.0)
+                    .count()
+            })
+            .max()
+            .unwrap();
+        assert!(
+            max_in_a_second <= 50,
+            "{max_in_a_second} Gets in one second"
+        );
+    })
+    .await;
+}
+
+/// 30 updates of one converter from three replicas at once: all applied, none stale.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_updates_from_replicas_are_never_stale() {
+    bounded(async {
+        let r = redis();
+        let app = unique_app("upd");
+        let emu = Emulator::builder().build();
+        let mut replicas = Vec::new();
+        for i in 0..3 {
+            let shared = RedisShared::connect(&r.url, &app).await.unwrap();
+            replicas.push(replica(&emu, &shared, &format!("r{i}")).await);
+        }
+        let made = replicas[0]
+            .create(
+                PathRegion::Na,
+                ConverterBuilder::raw("show68", 7, "rtmp://a/x")
+                    .name("upd")
+                    .build()
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        let id = made.converter.id.clone();
+        let mut tasks = Vec::new();
+        for (i, p) in replicas.iter().enumerate() {
+            p.locate(&id, PathRegion::Na).unwrap();
+            for k in 0..10 {
+                let p = p.clone();
+                let id = id.clone();
+                tasks.push(tokio::spawn(async move {
+                    p.update(&id, Update::new().rtmp_url(format!("rtmp://h/r{i}-{k}")))
+                        .await
+                }));
+            }
+        }
+        for t in tasks {
+            t.await.unwrap().unwrap();
+        }
+        let updates: Vec<_> = emu
+            .request_log()
+            .into_iter()
+            .filter(|l| l.op == Some(Operation::PushUpdate))
+            .collect();
+        assert_eq!(updates.len(), 30);
+        assert_eq!(
+            updates.iter().filter(|l| l.status == 409).count(),
+            0,
+            "stale sequences"
+        );
+    })
+    .await;
+}
