@@ -13,15 +13,18 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use agora_rest_mediapush::MediaPush;
 use agora_rest_mediapush::controller::{
     Controller, ControllerConfig, ControllerEvent, ConverterSpec,
 };
+use agora_rest_mediapush::{MediaPush, MediaPushConfig};
 use agora_rest_model::RtcToken;
 use agora_rest_model::ncs::Notification;
 use agora_rest_transcoder::controller::{TaskController, TaskControllerConfig, TaskSpec};
 use agora_rest_transcoder::{OutputTokens, Transcoder};
+use agora_rest_transport::controller::store::Stores;
 use agora_rest_transport::server::{HardenedServer, serve_until};
+use agora_rest_transport::shared_limit::WhenUnreachable;
+use agora_rest_transport::store::SequenceKind;
 use agora_rest_transport::webhook::WebhookReceiver;
 use serde::Deserialize;
 use tokio::sync::broadcast::error::RecvError;
@@ -77,9 +80,10 @@ pub(crate) struct RunArgs {
     /// The spec file (YAML or JSON).
     #[arg(long)]
     spec: PathBuf,
-    /// Seconds between checks of a healthy converter or task (the guides say 120).
-    #[arg(long, default_value_t = 120)]
-    poll_every: u64,
+    /// Seconds between checks of a healthy converter or task (the guides say 120; fractions
+    /// down to 0.1 for load tests against the emulator).
+    #[arg(long, default_value_t = 120.0)]
+    poll_every: f64,
     /// This replica's name in leases (default: host name and process id).
     #[arg(long, env = "AGORA_CONTROLLER_HOLDER")]
     holder: Option<String>,
@@ -95,6 +99,22 @@ pub(crate) struct RunArgs {
     /// Log format on stderr.
     #[arg(long, value_enum, default_value = "text")]
     log_format: LogFormat,
+    /// Share rate limits, sequences, declared specs, statuses and leases with other replicas
+    /// through this Redis (`redis://[:password@]host:port[/db]`; the password is never
+    /// printed). Run the same command on every replica.
+    #[arg(long, env = "AGORA_REDIS_URL", hide_env_values = true)]
+    redis: Option<String>,
+    /// How many replicas share the quota: while Redis is unreachable, each limits itself to
+    /// this share of every rate.
+    #[arg(long, default_value_t = 1)]
+    replicas_hint: u32,
+    /// While Redis is unreachable, refuse calls instead of limiting to the local share.
+    #[arg(long)]
+    fail_closed: bool,
+    /// Seconds a lease on a converter or task lasts (renewed while acting; a dead replica's
+    /// resources are taken over within this plus one poll).
+    #[arg(long, default_value_t = 30)]
+    lease_ttl: u64,
 }
 
 /// The spec file.
@@ -210,6 +230,10 @@ impl Running {
     /// Applies a checked file: every spec, then removal of the keys it no longer declares.
     async fn apply(&mut self, file: SpecFile) -> Result<(), Failure> {
         self.tokens.load(&file.tasks);
+        // The file is the whole desired state: what the stores declare beyond it (an earlier
+        // file, through Redis) goes too.
+        self.converters.extend(self.push.declared().await?);
+        self.instances.extend(self.tasks.declared().await?);
         let mut converters = BTreeSet::new();
         for spec in file.converters {
             converters.insert(spec.key().to_string());
@@ -276,27 +300,71 @@ fn event_json<T: serde::Serialize>(e: Result<T, RecvError>) -> Option<serde_json
 pub(crate) async fn run(target: Target, command: ControllerCommand) -> Result<(), Failure> {
     let ControllerCommand::Run(args) = command;
     init_logs(args.log_format);
-    let poll_every = Duration::from_secs(args.poll_every);
+    let poll_every = Duration::try_from_secs_f64(args.poll_every)
+        .map_err(|_| Failure::input(format!("--poll-every {}: not a duration", args.poll_every)))?;
     let holder = args.holder.clone().unwrap_or_else(default_holder);
     let push_config = ControllerConfig::default()
         .poll_every(poll_every)
+        .lease_ttl(Duration::from_secs(args.lease_ttl))
         .holder(holder.clone());
     push_config.validate()?;
     let task_config = TaskControllerConfig::default()
         .poll_every(poll_every)
+        .lease_ttl(Duration::from_secs(args.lease_ttl))
         .holder(holder.clone());
     task_config.validate()?;
     let file = read_specs(&args.spec)?;
-    let client = target.client()?;
+    let mut config = target.config()?;
     let tokens = SpecTokens::default();
+    let (push, transcoder, push_stores, task_stores) = match &args.redis {
+        Some(url) => {
+            if args.replicas_hint == 0 {
+                return Err(Failure::input("--replicas-hint must be at least 1"));
+            }
+            let shared = agora_rest_redis::RedisShared::connect(url, &config.app_id).await?;
+            let when = if args.fail_closed {
+                WhenUnreachable::FailClosed
+            } else {
+                WhenUnreachable::LocalShare {
+                    replicas: args.replicas_hint,
+                }
+            };
+            config = config.with_shared_limiter(Arc::new(shared.rate_limiter()), when);
+            let client = agora_rest_transport::Client::builder(config).build()?;
+            let update_lock = shared.controller_stores("push-update").leases;
+            let push = MediaPush::with_config(
+                client.clone(),
+                MediaPushConfig::default()
+                    .with_sequences(Arc::new(shared.sequences(SequenceKind::MediaPush)))
+                    .with_shared_update_lock(update_lock, holder.clone()),
+            );
+            let transcoder = Transcoder::new(client)
+                .with_sequences(Arc::new(shared.sequences(SequenceKind::CloudTranscoding)));
+            tracing::info!(
+                redis = %agora_rest_transport::redact::redact_url(url),
+                replicas_hint = args.replicas_hint,
+                "sharing limits and state through Redis"
+            );
+            (
+                push,
+                transcoder,
+                shared.controller_stores("push"),
+                shared.controller_stores("transcoding"),
+            )
+        }
+        None => {
+            let client = agora_rest_transport::Client::builder(config).build()?;
+            (
+                MediaPush::new(client.clone()),
+                Transcoder::new(client),
+                Stores::default(),
+                Stores::default(),
+            )
+        }
+    };
     let mut running = Running {
-        push: Controller::start(MediaPush::new(client.clone()), push_config),
-        tasks: TaskController::start_with(
-            Transcoder::new(client),
-            tokens.clone(),
-            task_config,
-            agora_rest_transcoder::controller::Stores::default(),
-        ),
+        push: Controller::start_with(push, push_config, push_stores),
+        tasks: TaskController::start_with(transcoder, tokens.clone(), task_config, task_stores),
         tokens,
         converters: BTreeSet::new(),
         instances: BTreeSet::new(),

@@ -67,6 +67,11 @@ impl Target {
     }
 
     pub(crate) fn client(&self) -> Result<Client, Failure> {
+        Ok(Client::builder(self.config()?).build()?)
+    }
+
+    /// The client configuration these options and the environment give.
+    pub(crate) fn config(&self) -> Result<Config, Failure> {
         let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
         let app = self
             .app_id
@@ -85,7 +90,7 @@ impl Target {
         if let Some(url) = &self.endpoint {
             config = config.with_endpoint(url.clone());
         }
-        Ok(Client::builder(config).build()?)
+        Ok(config)
     }
 
     /// Prints a result. Every credential in it (RTC tokens in a task's echoed config, say) is

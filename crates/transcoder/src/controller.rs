@@ -112,8 +112,8 @@ impl TaskControllerConfig {
         self
     }
 
-    /// Checks the settings, naming the one that breaks a rule: the poll interval from 1 s to a
-    /// day, a lease of 1 s to an hour, at least one task at a time. (A controller started
+    /// Checks the settings, naming the one that breaks a rule: the poll interval from 100 ms to
+    /// a day, a lease of 1 s to an hour, at least one task at a time. (A controller started
     /// with unchecked settings holds them within those bounds.)
     pub fn validate(&self) -> Result<(), Error> {
         check_poll_every("task_controller.poll_every", self.poll_every)?;
@@ -340,6 +340,11 @@ impl TaskController {
         self.shared.stores.desired.remove(key).await?;
         self.runtime.wake(key);
         Ok(())
+    }
+
+    /// The keys declared now (in the desired-state store, whoever declared them).
+    pub async fn declared(&self) -> Result<Vec<String>, Error> {
+        Ok(self.shared.stores.desired.keys().await?)
     }
 
     /// Feeds a Cloud Transcoding notice; it wakes only the task it names.

@@ -129,8 +129,8 @@ impl ControllerConfig {
         self
     }
 
-    /// Checks the settings, naming the one that breaks a rule: the poll interval from 1 s to a
-    /// day, a lease of 1 s to an hour, at least one converter at a time. (A controller started
+    /// Checks the settings, naming the one that breaks a rule: the poll interval from 100 ms to
+    /// a day, a lease of 1 s to an hour, at least one converter at a time. (A controller started
     /// with unchecked settings holds them within those bounds.)
     pub fn validate(&self) -> Result<(), Error> {
         check_poll_every("controller.poll_every", self.poll_every)?;
@@ -267,6 +267,11 @@ impl Controller {
         self.shared.stores.desired.remove(key).await?;
         self.runtime.wake(key);
         Ok(())
+    }
+
+    /// The keys declared now (in the desired-state store, whoever declared them).
+    pub async fn declared(&self) -> Result<Vec<String>, Error> {
+        Ok(self.shared.stores.desired.keys().await?)
     }
 
     /// Feeds a Media Push notice; it wakes only the converter it names.

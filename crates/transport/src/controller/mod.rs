@@ -19,27 +19,32 @@ use std::time::Duration;
 /// every 2 minutes) and would overflow instants.
 pub const MAX_POLL_EVERY: Duration = Duration::from_secs(24 * 3600);
 
-/// Checks a poll interval: from 1 s to [`MAX_POLL_EVERY`]. `field` names the setting in the
-/// error (e.g. `controller.poll_every`).
+/// The shortest poll interval a controller accepts: 100 ms. The guides poll every 2 minutes;
+/// sub-second polls are for load tests against the emulator.
+pub const MIN_POLL_EVERY: Duration = Duration::from_millis(100);
+
+/// Checks a poll interval: from [`MIN_POLL_EVERY`] to [`MAX_POLL_EVERY`], in milliseconds in
+/// the error. `field` names the setting (e.g. `controller.poll_every`).
 pub fn check_poll_every(
     field: &'static str,
     every: Duration,
 ) -> Result<(), agora_rest_core::Error> {
-    if every < Duration::from_secs(1) || every > MAX_POLL_EVERY {
+    if every < MIN_POLL_EVERY || every > MAX_POLL_EVERY {
+        let ms = |d: Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
         return Err(agora_rest_core::Error::OutOfRange {
             field: field.into(),
-            min: 1,
-            max: i64::try_from(MAX_POLL_EVERY.as_secs()).unwrap_or(i64::MAX),
-            actual: i64::try_from(every.as_secs()).unwrap_or(i64::MAX),
+            min: ms(MIN_POLL_EVERY),
+            max: ms(MAX_POLL_EVERY),
+            actual: ms(every),
         });
     }
     Ok(())
 }
 
-/// `every` held within [1 s, [`MAX_POLL_EVERY`]]: what a controller started with an unchecked
-/// setting uses, so that no interval can overflow an instant.
+/// `every` held within [[`MIN_POLL_EVERY`], [`MAX_POLL_EVERY`]]: what a controller started
+/// with an unchecked setting uses, so that no interval can overflow an instant.
 pub fn clamp_poll_every(every: Duration) -> Duration {
-    every.clamp(Duration::from_secs(1), MAX_POLL_EVERY)
+    every.clamp(MIN_POLL_EVERY, MAX_POLL_EVERY)
 }
 
 /// The lease lengths a controller accepts: 1 s to an hour.
@@ -71,7 +76,8 @@ mod tests {
 
     #[test]
     fn poll_and_lease_bounds() {
-        assert!(check_poll_every("p", Duration::from_secs(1)).is_ok());
+        assert!(check_poll_every("p", MIN_POLL_EVERY).is_ok());
+        assert!(check_poll_every("p", Duration::from_millis(99)).is_err());
         assert!(check_poll_every("p", MAX_POLL_EVERY).is_ok());
         for bad in [
             Duration::ZERO,
@@ -82,7 +88,7 @@ mod tests {
             assert!(e.to_string().contains("controller.poll_every"), "{e}");
         }
         assert_eq!(clamp_poll_every(Duration::MAX), MAX_POLL_EVERY);
-        assert_eq!(clamp_poll_every(Duration::ZERO), Duration::from_secs(1));
+        assert_eq!(clamp_poll_every(Duration::ZERO), MIN_POLL_EVERY);
         assert!(check_lease_ttl("l", Duration::from_secs(30)).is_ok());
         assert!(check_lease_ttl("l", Duration::ZERO).is_err());
         assert!(check_lease_ttl("l", Duration::from_secs(3601)).is_err());
