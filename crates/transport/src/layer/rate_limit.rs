@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use agora_rest_core::operation::Operation;
-use agora_rest_core::rate::{Rate, RateLimits, RateScope};
+use agora_rest_core::rate::{Rate, RateLimits, RateScope, SHARED_PACING_PERCENT};
 use bytes::Bytes;
 use futures_util::future::Either;
 use governor::middleware::NoOpMiddleware;
@@ -143,7 +143,9 @@ impl Limiters {
             loop {
                 let answer = tokio::time::timeout(
                     SHARED_ANSWER_TIMEOUT,
-                    shared.limiter.try_acquire(&key, rate),
+                    shared
+                        .limiter
+                        .try_acquire(&key, rate.paced(SHARED_PACING_PERCENT)),
                 )
                 .await
                 .unwrap_or_else(|_| {
