@@ -1,7 +1,7 @@
 //! The scheduling loop: due keys are reconciled, at most `max_parallel` at once and each key
 //! by one task at a time.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -67,6 +67,9 @@ impl Runtime {
     }
 }
 
+/// How soon a key whose reconcile panicked is tried again.
+const PANIC_RETRY: Duration = Duration::from_secs(5);
+
 async fn drive(
     reconciler: Arc<dyn Reconcile>,
     desired: Arc<dyn DesiredStore>,
@@ -76,6 +79,8 @@ async fn drive(
     let mut sched = Scheduler::default();
     let mut running: JoinSet<(String, Option<Instant>)> = JoinSet::new();
     let mut busy: HashSet<String> = HashSet::new();
+    // Which key each running task reconciles (to free a key whose task panicked).
+    let mut tasks: HashMap<tokio::task::Id, String> = HashMap::new();
     // A store that cannot list its keys now is not retried here: every apply wakes its key.
     let keys = desired.keys().await.unwrap_or_default();
     let start = Instant::now();
@@ -100,11 +105,23 @@ async fn drive(
                 }
             },
             () = tokio::time::sleep_until(due) => {}
-            Some(done) = running.join_next(), if !running.is_empty() => {
-                if let Ok((key, next)) = done {
-                    busy.remove(&key);
-                    if let Some(at) = next {
-                        sched.schedule(&key, at);
+            Some(done) = running.join_next_with_id(), if !running.is_empty() => {
+                match done {
+                    Ok((id, (key, next))) => {
+                        tasks.remove(&id);
+                        busy.remove(&key);
+                        if let Some(at) = next {
+                            sched.schedule(&key, at);
+                        }
+                    }
+                    // A reconcile that panicked (or was aborted) must not lose its key: it is
+                    // freed and tried again after a pause.
+                    Err(e) => {
+                        if let Some(key) = tasks.remove(&e.id()) {
+                            tracing::error!(key = %key, error = %e, "a reconcile failed; trying again in 5 s");
+                            busy.remove(&key);
+                            sched.schedule(&key, Instant::now() + PANIC_RETRY);
+                        }
                     }
                 }
             }
@@ -117,10 +134,12 @@ async fn drive(
                 continue;
             }
             let r = Arc::clone(&reconciler);
-            running.spawn(async move {
+            let name = key.clone();
+            let handle = running.spawn(async move {
                 let next = r.reconcile(&key).await;
                 (key, next)
             });
+            tasks.insert(handle.id(), name);
         }
     }
     running.abort_all();
