@@ -32,7 +32,7 @@ async fn a_panicking_reconcile_keeps_its_key() {
         let desired = Arc::new(InMemoryDesiredStore::new());
         desired.apply("k", "{}").await.unwrap();
         let flaky = Arc::new(Flaky::default());
-        let rt = Runtime::spawn(flaky.clone(), desired, 4);
+        let rt = Runtime::spawn(Arc::<Flaky>::clone(&flaky), desired, 4);
         tokio::time::sleep(Duration::from_secs(30)).await;
         let calls = flaky.calls.load(Ordering::SeqCst);
         // The panic at 0 s, again at 5 s, then every 10 s: 15 s and 25 s.
