@@ -5,7 +5,7 @@ use agora_rest_core::region::Area;
 use agora_rest_transport::store::LedgerStore;
 use redis::Script;
 
-use crate::{RedisShared, from_redis, store_error};
+use crate::{RedisShared, store_error};
 
 /// Adds ARGV[3] to field ARGV[2] (never below 0) if the version is still ARGV[1], and bumps
 /// the version; 0 when another replica changed the counts in between.
@@ -54,11 +54,13 @@ impl RedisLedgerStore {
     /// The counts as core's ledger, and their version.
     async fn read(&self) -> Result<(QuotaLedger, String), agora_rest_transport::Error> {
         let mut conn = self.shared.conn();
-        let all: std::collections::HashMap<String, String> = redis::cmd("HGETALL")
-            .arg(self.shared.keys.ledger(self.service))
-            .query_async(&mut conn)
-            .await
-            .map_err(|e| from_redis("ledger read", &e))?;
+        let all: std::collections::HashMap<String, String> = crate::bounded(
+            redis::cmd("HGETALL")
+                .arg(self.shared.keys.ledger(self.service))
+                .query_async(&mut conn),
+            "ledger read",
+        )
+        .await?;
         let mut ledger = QuotaLedger::new(self.table.clone());
         for area in Area::ALL {
             for tier in Tier::ALL {
@@ -83,15 +85,16 @@ impl RedisLedgerStore {
         delta: i64,
     ) -> Result<bool, agora_rest_transport::Error> {
         let mut conn = self.shared.conn();
-        let done: i64 = self
-            .commit
-            .key(self.shared.keys.ledger(self.service))
-            .arg(version)
-            .arg(field(area, tier))
-            .arg(delta)
-            .invoke_async(&mut conn)
-            .await
-            .map_err(|e| from_redis("ledger commit", &e))?;
+        let done: i64 = crate::bounded(
+            self.commit
+                .key(self.shared.keys.ledger(self.service))
+                .arg(version)
+                .arg(field(area, tier))
+                .arg(delta)
+                .invoke_async(&mut conn),
+            "ledger commit",
+        )
+        .await?;
         Ok(done == 1)
     }
 

@@ -150,3 +150,20 @@ pub(crate) fn from_redis(what: &'static str, e: &redis::RedisError) -> agora_res
     };
     store_error(what, detail)
 }
+
+/// Awaits one Redis call for at most twice the response timeout, as a store error naming
+/// `what` otherwise. redis-rs has its own response timeout; this bound also covers a call
+/// waiting on a reconnection, so no caller can wait for ever.
+pub(crate) async fn bounded<T>(
+    fut: impl std::future::Future<Output = redis::RedisResult<T>>,
+    what: &'static str,
+) -> Result<T, agora_rest_transport::Error> {
+    match tokio::time::timeout(RESPONSE_TIMEOUT * 2, fut).await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(from_redis(what, &e)),
+        Err(_) => Err(store_error(
+            what,
+            format!("no answer within {:?}", RESPONSE_TIMEOUT * 2),
+        )),
+    }
+}

@@ -6,7 +6,7 @@ use agora_rest_core::rate::Rate;
 use agora_rest_transport::shared_limit::SharedRateLimiter;
 use redis::Script;
 
-use crate::{RedisShared, from_redis};
+use crate::RedisShared;
 
 /// GCRA with no burst: a bucket's theoretical arrival time (TAT, microseconds on Redis's
 /// `TIME`); a permit is free when the TAT is not in the future, and taking it moves the TAT one
@@ -52,13 +52,14 @@ impl SharedRateLimiter for RedisRateLimiter {
             .unwrap_or(u64::MAX)
             .max(1);
         let mut conn = self.shared.conn();
-        let wait: u64 = self
-            .script
-            .key(self.shared.keys.rate(key))
-            .arg(interval)
-            .invoke_async(&mut conn)
-            .await
-            .map_err(|e| from_redis("rate limiter", &e))?;
+        let wait: u64 = crate::bounded(
+            self.script
+                .key(self.shared.keys.rate(key))
+                .arg(interval)
+                .invoke_async(&mut conn),
+            "rate limiter",
+        )
+        .await?;
         Ok((wait > 0).then(|| Duration::from_micros(wait)))
     }
 }

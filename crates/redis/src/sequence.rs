@@ -4,7 +4,7 @@ use agora_rest_core::sequence::MAX_SEQUENCE;
 use agora_rest_transport::store::{SequenceKind, SequenceStore};
 use redis::Script;
 
-use crate::{RedisShared, from_redis};
+use crate::RedisShared;
 
 /// How long an untouched sequence is kept (a converter or task lives for hours, not months).
 const KEEP_MS: u64 = 30 * 24 * 3600 * 1000;
@@ -66,13 +66,14 @@ impl RedisSequenceStore {
 impl SequenceStore for RedisSequenceStore {
     async fn next(&self, resource: &str) -> Result<u64, agora_rest_transport::Error> {
         let mut conn = self.shared.conn();
-        let stored: u64 = self
-            .next
-            .key(self.key(resource))
-            .arg(KEEP_MS)
-            .invoke_async(&mut conn)
-            .await
-            .map_err(|e| from_redis("sequence next", &e))?;
+        let stored: u64 = crate::bounded(
+            self.next
+                .key(self.key(resource))
+                .arg(KEEP_MS)
+                .invoke_async(&mut conn),
+            "sequence next",
+        )
+        .await?;
         // The stored value is the next number after the one handed out now.
         let n = stored.saturating_sub(1);
         if n > MAX_SEQUENCE {
@@ -88,24 +89,27 @@ impl SequenceStore for RedisSequenceStore {
 
     async fn observe(&self, resource: &str, seen: u64) -> Result<(), agora_rest_transport::Error> {
         let mut conn = self.shared.conn();
-        let _: i64 = self
-            .observe
-            .key(self.key(resource))
-            .arg(seen.saturating_add(1))
-            .arg(KEEP_MS)
-            .invoke_async(&mut conn)
-            .await
-            .map_err(|e| from_redis("sequence observe", &e))?;
+        let _: i64 = crate::bounded(
+            self.observe
+                .key(self.key(resource))
+                .arg(seen.saturating_add(1))
+                .arg(KEEP_MS)
+                .invoke_async(&mut conn),
+            "sequence observe",
+        )
+        .await?;
         Ok(())
     }
 
     async fn last(&self, resource: &str) -> Result<Option<u64>, agora_rest_transport::Error> {
         let mut conn = self.shared.conn();
-        let stored: Option<u64> = redis::cmd("GET")
-            .arg(self.key(resource))
-            .query_async(&mut conn)
-            .await
-            .map_err(|e| from_redis("sequence last", &e))?;
+        let stored: Option<u64> = crate::bounded(
+            redis::cmd("GET")
+                .arg(self.key(resource))
+                .query_async(&mut conn),
+            "sequence last",
+        )
+        .await?;
         Ok(stored.and_then(|n| n.checked_sub(1)))
     }
 }

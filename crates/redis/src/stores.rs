@@ -8,7 +8,7 @@ use agora_rest_transport::controller::store::{
 };
 use redis::Script;
 
-use crate::{RedisShared, from_redis, store_error};
+use crate::{RedisShared, store_error};
 
 /// Stores a spec under ARGV[1] unless it is unchanged; returns the generation. Generations
 /// live in a second hash and are never deleted, so a key removed and declared again never
@@ -99,39 +99,45 @@ impl RedisDesiredStore {
 impl DesiredStore for RedisDesiredStore {
     async fn apply(&self, key: &str, spec: &str) -> Result<u64, Error> {
         let mut conn = self.shared.conn();
-        self.apply
-            .key(self.specs())
-            .key(self.generations())
-            .arg(key)
-            .arg(spec)
-            .invoke_async(&mut conn)
-            .await
-            .map_err(|e| from_redis("desired apply", &e))
+        crate::bounded(
+            self.apply
+                .key(self.specs())
+                .key(self.generations())
+                .arg(key)
+                .arg(spec)
+                .invoke_async(&mut conn),
+            "desired apply",
+        )
+        .await
     }
 
     async fn remove(&self, key: &str) -> Result<bool, Error> {
         let mut conn = self.shared.conn();
-        let n: i64 = redis::cmd("HDEL")
-            .arg(self.specs())
-            .arg(key)
-            .query_async(&mut conn)
-            .await
-            .map_err(|e| from_redis("desired remove", &e))?;
+        let n: i64 = crate::bounded(
+            redis::cmd("HDEL")
+                .arg(self.specs())
+                .arg(key)
+                .query_async(&mut conn),
+            "desired remove",
+        )
+        .await?;
         Ok(n > 0)
     }
 
     async fn get(&self, key: &str) -> Result<Option<DesiredEntry>, Error> {
         let mut conn = self.shared.conn();
-        let (spec, generation): (Option<String>, Option<u64>) = redis::pipe()
-            .cmd("HGET")
-            .arg(self.specs())
-            .arg(key)
-            .cmd("HGET")
-            .arg(self.generations())
-            .arg(key)
-            .query_async(&mut conn)
-            .await
-            .map_err(|e| from_redis("desired get", &e))?;
+        let (spec, generation): (Option<String>, Option<u64>) = crate::bounded(
+            redis::pipe()
+                .cmd("HGET")
+                .arg(self.specs())
+                .arg(key)
+                .cmd("HGET")
+                .arg(self.generations())
+                .arg(key)
+                .query_async(&mut conn),
+            "desired get",
+        )
+        .await?;
         Ok(spec.map(|spec| DesiredEntry {
             generation: generation.unwrap_or(1),
             spec: spec.into_boxed_str(),
@@ -140,11 +146,11 @@ impl DesiredStore for RedisDesiredStore {
 
     async fn keys(&self) -> Result<Vec<String>, Error> {
         let mut conn = self.shared.conn();
-        let mut keys: Vec<String> = redis::cmd("HKEYS")
-            .arg(self.specs())
-            .query_async(&mut conn)
-            .await
-            .map_err(|e| from_redis("desired keys", &e))?;
+        let mut keys: Vec<String> = crate::bounded(
+            redis::cmd("HKEYS").arg(self.specs()).query_async(&mut conn),
+            "desired keys",
+        )
+        .await?;
         keys.sort();
         Ok(keys)
     }
@@ -180,12 +186,14 @@ fn to_json(status: &ResourceStatus) -> Result<String, Error> {
 impl StatusStore for RedisStatusStore {
     async fn get(&self, key: &str) -> Result<Option<ResourceStatus>, Error> {
         let mut conn = self.shared.conn();
-        let text: Option<String> = redis::cmd("HGET")
-            .arg(self.hash())
-            .arg(key)
-            .query_async(&mut conn)
-            .await
-            .map_err(|e| from_redis("status get", &e))?;
+        let text: Option<String> = crate::bounded(
+            redis::cmd("HGET")
+                .arg(self.hash())
+                .arg(key)
+                .query_async(&mut conn),
+            "status get",
+        )
+        .await?;
         text.map(|t| {
             serde_json::from_str(&t).map_err(|e| store_error("status decode", e.to_string()))
         })
@@ -194,13 +202,15 @@ impl StatusStore for RedisStatusStore {
 
     async fn put(&self, key: &str, status: &ResourceStatus) -> Result<(), Error> {
         let mut conn = self.shared.conn();
-        let _: i64 = redis::cmd("HSET")
-            .arg(self.hash())
-            .arg(key)
-            .arg(to_json(status)?)
-            .query_async(&mut conn)
-            .await
-            .map_err(|e| from_redis("status put", &e))?;
+        let _: i64 = crate::bounded(
+            redis::cmd("HSET")
+                .arg(self.hash())
+                .arg(key)
+                .arg(to_json(status)?)
+                .query_async(&mut conn),
+            "status put",
+        )
+        .await?;
         Ok(())
     }
 
@@ -211,27 +221,30 @@ impl StatusStore for RedisStatusStore {
         lease: &Lease,
     ) -> Result<bool, Error> {
         let mut conn = self.shared.conn();
-        let done: i64 = self
-            .put_fenced
-            .key(self.hash())
-            .key(self.shared.keys.lease(self.controller, key))
-            .arg(key)
-            .arg(to_json(status)?)
-            .arg(lease.fencing_token)
-            .invoke_async(&mut conn)
-            .await
-            .map_err(|e| from_redis("status put", &e))?;
+        let done: i64 = crate::bounded(
+            self.put_fenced
+                .key(self.hash())
+                .key(self.shared.keys.lease(self.controller, key))
+                .arg(key)
+                .arg(to_json(status)?)
+                .arg(lease.fencing_token)
+                .invoke_async(&mut conn),
+            "status put",
+        )
+        .await?;
         Ok(done == 1)
     }
 
     async fn remove(&self, key: &str) -> Result<(), Error> {
         let mut conn = self.shared.conn();
-        let _: i64 = redis::cmd("HDEL")
-            .arg(self.hash())
-            .arg(key)
-            .query_async(&mut conn)
-            .await
-            .map_err(|e| from_redis("status remove", &e))?;
+        let _: i64 = crate::bounded(
+            redis::cmd("HDEL")
+                .arg(self.hash())
+                .arg(key)
+                .query_async(&mut conn),
+            "status remove",
+        )
+        .await?;
         Ok(())
     }
 }
@@ -282,16 +295,17 @@ impl LeaseStore for RedisLeaseStore {
             });
         }
         let mut conn = self.shared.conn();
-        let token: i64 = self
-            .acquire
-            .key(self.shared.keys.lease(self.controller, key))
-            .key(self.shared.keys.lease_tokens(self.controller))
-            .arg(holder)
-            .arg(millis(ttl))
-            .arg(key)
-            .invoke_async(&mut conn)
-            .await
-            .map_err(|e| from_redis("lease acquire", &e))?;
+        let token: i64 = crate::bounded(
+            self.acquire
+                .key(self.shared.keys.lease(self.controller, key))
+                .key(self.shared.keys.lease_tokens(self.controller))
+                .arg(holder)
+                .arg(millis(ttl))
+                .arg(key)
+                .invoke_async(&mut conn),
+            "lease acquire",
+        )
+        .await?;
         Ok(u64::try_from(token).ok().map(|fencing_token| Lease {
             key: key.to_string(),
             holder: holder.to_string(),
@@ -302,26 +316,28 @@ impl LeaseStore for RedisLeaseStore {
 
     async fn renew(&self, lease: &Lease) -> Result<bool, Error> {
         let mut conn = self.shared.conn();
-        let done: i64 = self
-            .renew
-            .key(self.shared.keys.lease(self.controller, &lease.key))
-            .arg(value(lease))
-            .arg(millis(lease.ttl))
-            .invoke_async(&mut conn)
-            .await
-            .map_err(|e| from_redis("lease renew", &e))?;
+        let done: i64 = crate::bounded(
+            self.renew
+                .key(self.shared.keys.lease(self.controller, &lease.key))
+                .arg(value(lease))
+                .arg(millis(lease.ttl))
+                .invoke_async(&mut conn),
+            "lease renew",
+        )
+        .await?;
         Ok(done == 1)
     }
 
     async fn release(&self, lease: &Lease) -> Result<(), Error> {
         let mut conn = self.shared.conn();
-        let _: i64 = self
-            .release
-            .key(self.shared.keys.lease(self.controller, &lease.key))
-            .arg(value(lease))
-            .invoke_async(&mut conn)
-            .await
-            .map_err(|e| from_redis("lease release", &e))?;
+        let _: i64 = crate::bounded(
+            self.release
+                .key(self.shared.keys.lease(self.controller, &lease.key))
+                .arg(value(lease))
+                .invoke_async(&mut conn),
+            "lease release",
+        )
+        .await?;
         Ok(())
     }
 }

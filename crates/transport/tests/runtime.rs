@@ -45,3 +45,41 @@ async fn a_panicking_reconcile_keeps_its_key() {
     .await
     .unwrap();
 }
+
+/// Never answers on its first call; counts the later ones.
+#[derive(Default)]
+struct StuckOnce {
+    calls: AtomicU32,
+}
+
+#[async_trait::async_trait]
+impl Reconcile for StuckOnce {
+    async fn reconcile(&self, _key: &str) -> Option<Instant> {
+        if self.calls.fetch_add(1, Ordering::SeqCst) == 0 {
+            std::future::pending::<()>().await;
+        }
+        Some(Instant::now() + Duration::from_secs(60))
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stuck_reconcile_is_cancelled_and_its_key_kept() {
+    tokio::time::timeout(Duration::from_secs(3 * 3600), async {
+        let desired = Arc::new(InMemoryDesiredStore::new());
+        desired.apply("k", "{}").await.unwrap();
+        let stuck = Arc::new(StuckOnce::default());
+        let rt = Runtime::spawn(Arc::<StuckOnce>::clone(&stuck), desired, 1);
+        let limit = agora_rest_transport::controller::MAX_RECONCILE;
+        tokio::time::sleep(limit - Duration::from_secs(1)).await;
+        assert_eq!(stuck.calls.load(Ordering::SeqCst), 1, "still stuck");
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        assert_eq!(
+            stuck.calls.load(Ordering::SeqCst),
+            2,
+            "cancelled at the limit and tried again 5 s later"
+        );
+        rt.shutdown().await;
+    })
+    .await
+    .unwrap();
+}

@@ -11,7 +11,7 @@ mod runtime;
 mod scheduler;
 pub mod store;
 
-pub use runtime::{Reconcile, Runtime};
+pub use runtime::{MAX_RECONCILE, Reconcile, Runtime};
 
 use std::time::Duration;
 

@@ -67,7 +67,11 @@ impl Runtime {
     }
 }
 
-/// How soon a key whose reconcile panicked is tried again.
+/// The longest one reconcile may run (the longest action, a task's start procedure through
+/// every round and the startup check, takes a few minutes).
+pub const MAX_RECONCILE: Duration = Duration::from_secs(600);
+
+/// How soon a key whose reconcile panicked or ran over is tried again.
 const PANIC_RETRY: Duration = Duration::from_secs(5);
 
 async fn drive(
@@ -136,8 +140,15 @@ async fn drive(
             let r = Arc::clone(&reconciler);
             let name = key.clone();
             let handle = running.spawn(async move {
-                let next = r.reconcile(&key).await;
-                (key, next)
+                // Bounded: a reconcile stuck on a call that never answers would hold its key
+                // (and its lease, renewed) for ever.
+                match tokio::time::timeout(MAX_RECONCILE, r.reconcile(&key)).await {
+                    Ok(next) => (key, next),
+                    Err(_) => {
+                        tracing::error!(key = %key, "a reconcile ran over {MAX_RECONCILE:?}; cancelled, trying again in 5 s");
+                        (key, Some(Instant::now() + PANIC_RETRY))
+                    }
+                }
             });
             tasks.insert(handle.id(), name);
         }
