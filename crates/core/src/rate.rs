@@ -24,23 +24,25 @@ pub struct Rate {
     pub per: Duration,
 }
 
-/// The share of a rate replicas pace at through a shared limiter, in per cent.
+/// The share of a rate replicas pace at through a shared limiter, in per mille.
 ///
 /// Grants are spaced on the limiter's clock, but each request then travels its own path
 /// (another process, another connection) to the service, which counts arrivals in a strict
 /// sliding window. At exactly the rate, 51 grants span exactly one second, so any request
 /// arriving a little later than the one 50 grants after it makes 51 arrivals in a window.
-/// Pacing at 98 % leaves 20 ms of such jitter per second for 2 % of the throughput.
-pub const SHARED_PACING_PERCENT: u32 = 98;
+/// Pacing at 98.5 % leaves 15 ms of such jitter per second (permits are reserved on the
+/// limiter's clock, so the jitter is the senders' timers and paths) for 1.5 % of the
+/// throughput.
+pub const SHARED_PACING_PER_MILLE: u32 = 985;
 
 impl Rate {
-    /// This rate slowed to `percent` of itself (the same requests over a longer period);
-    /// `percent` is held within 1–100.
-    pub fn paced(self, percent: u32) -> Rate {
-        let pct = f64::from(percent.clamp(1, 100));
+    /// This rate slowed to `per_mille` of itself (the same requests over a longer period);
+    /// `per_mille` is held within 1–1000.
+    pub fn paced(self, per_mille: u32) -> Rate {
+        let share = f64::from(per_mille.clamp(1, 1000));
         Rate {
             requests: self.requests,
-            per: self.per.mul_f64(100.0 / pct),
+            per: self.per.mul_f64(1000.0 / share),
         }
     }
 
@@ -188,12 +190,12 @@ mod tests {
 
     #[test]
     fn pacing_slows_a_rate() {
-        let r = Rate::per_second(50).paced(SHARED_PACING_PERCENT);
+        let r = Rate::per_second(50).paced(SHARED_PACING_PER_MILLE);
         assert_eq!(r.requests, 50);
         let us = r.interval().as_micros();
-        assert!((20_400..=20_410).contains(&us), "{us}");
-        assert_eq!(Rate::per_second(50).paced(0).per, Duration::from_secs(100));
-        assert_eq!(Rate::per_second(50).paced(500), Rate::per_second(50));
+        assert!((20_300..=20_310).contains(&us), "{us}");
+        assert_eq!(Rate::per_second(50).paced(0).per, Duration::from_secs(1000));
+        assert_eq!(Rate::per_second(50).paced(5000), Rate::per_second(50));
     }
     use proptest::prelude::*;
 

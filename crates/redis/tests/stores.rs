@@ -14,7 +14,7 @@ use agora_rest_core::rate::Rate;
 use agora_rest_core::region::Area;
 use agora_rest_redis::RedisShared;
 use agora_rest_transport::controller::store::{ResourceStatus, Stores};
-use agora_rest_transport::shared_limit::SharedRateLimiter;
+use agora_rest_transport::shared_limit::{Acquired, SharedRateLimiter};
 use agora_rest_transport::store::{LedgerStore, SequenceKind, SequenceStore};
 use common::{redis, unique_app};
 
@@ -46,15 +46,14 @@ async fn the_limiter_spaces_grants_across_replicas() {
             tasks.push(tokio::spawn(async move {
                 let mut granted = Vec::new();
                 for _ in 0..20 {
-                    loop {
-                        match limiter
-                            .try_acquire("push:api:push.get", rate)
-                            .await
-                            .unwrap()
-                        {
-                            None => break,
-                            Some(wait) => tokio::time::sleep(wait).await,
-                        }
+                    match limiter
+                        .acquire("push:api:push.get", rate, Duration::from_secs(10))
+                        .await
+                        .unwrap()
+                    {
+                        Acquired::Now => {}
+                        Acquired::After(wait) => tokio::time::sleep(wait).await,
+                        Acquired::TooLong(w) => panic!("{w:?} is within 10 s"),
                     }
                     granted.push(tokio::time::Instant::now());
                 }
@@ -318,6 +317,40 @@ async fn an_outage_is_an_error_and_recovery_needs_nothing() {
         let mut back = _back;
         let _ = back.kill();
         let _ = back.wait();
+    })
+    .await;
+}
+
+/// A permit further off than the caller's maximum wait is not reserved.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_permit_beyond_the_maximum_wait_is_not_reserved() {
+    bounded(async {
+        let r = redis();
+        let limiter = RedisShared::connect(&r.url, &unique_app("toolong"))
+            .await
+            .unwrap()
+            .rate_limiter();
+        let slow = Rate::per_second(1);
+        let max = Duration::from_millis(100);
+        assert_eq!(
+            limiter.acquire("b", slow, max).await.unwrap(),
+            Acquired::Now
+        );
+        for _ in 0..3 {
+            assert!(matches!(
+                limiter.acquire("b", slow, max).await.unwrap(),
+                Acquired::TooLong(w) if w > Duration::from_millis(900)
+            ));
+        }
+        // Nothing was reserved by the refusals: the next permit is still about 1 s away.
+        match limiter
+            .acquire("b", slow, Duration::from_secs(5))
+            .await
+            .unwrap()
+        {
+            Acquired::After(w) => assert!(w < Duration::from_millis(1100), "{w:?}"),
+            other => panic!("{other:?}"),
+        }
     })
     .await;
 }

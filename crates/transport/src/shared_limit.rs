@@ -9,6 +9,7 @@
 
 use std::fmt::Debug;
 use std::sync::Arc;
+use std::time::Duration;
 
 use agora_rest_core::rate::{Rate, RateScope};
 
@@ -17,14 +18,22 @@ use crate::Error;
 /// A rate limiter whose buckets are shared across processes.
 #[async_trait::async_trait]
 pub trait SharedRateLimiter: Send + Sync + Debug {
-    /// Takes one permit of bucket `key`, spaced evenly at `rate` (no burst), if one is free
-    /// now: `Ok(None)`. Otherwise takes nothing and says how long until one is: `Ok(Some(wait))`.
-    /// `Err` when the limiter cannot be reached.
-    async fn try_acquire(
-        &self,
-        key: &str,
-        rate: Rate,
-    ) -> Result<Option<std::time::Duration>, Error>;
+    /// Takes the next permit of bucket `key`, spaced evenly at `rate` (no burst), if it comes
+    /// within `max_wait`: [`Acquired::Now`], or [`Acquired::After`] (the permit is reserved;
+    /// send after the wait, without asking again). A permit further off than `max_wait` is not
+    /// reserved: [`Acquired::TooLong`]. `Err` when the limiter cannot be reached.
+    async fn acquire(&self, key: &str, rate: Rate, max_wait: Duration) -> Result<Acquired, Error>;
+}
+
+/// What [`SharedRateLimiter::acquire`] got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Acquired {
+    /// A permit now.
+    Now,
+    /// A permit reserved at this wait from now.
+    After(Duration),
+    /// The next permit is this far off, beyond the maximum wait: nothing was reserved.
+    TooLong(Duration),
 }
 
 /// What a client does while its shared limiter is unreachable.
@@ -71,7 +80,6 @@ pub fn share_of(rate: Rate, replicas: u32) -> Rate {
 mod tests {
     use super::*;
     use agora_rest_core::operation::Operation;
-    use std::time::Duration;
 
     #[test]
     fn keys_and_shares() {

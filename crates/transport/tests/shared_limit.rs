@@ -10,7 +10,7 @@ use std::time::Duration;
 use agora_rest_core::operation::Operation;
 use agora_rest_core::rate::Rate;
 use agora_rest_transport::mock::{MockResponse, MockService};
-use agora_rest_transport::shared_limit::{SharedRateLimiter, WhenUnreachable};
+use agora_rest_transport::shared_limit::{Acquired, SharedRateLimiter, WhenUnreachable};
 use agora_rest_transport::{Call, Client, Config, Credentials, Error};
 use http::Method;
 
@@ -24,7 +24,7 @@ struct FakeShared {
 
 #[async_trait::async_trait]
 impl SharedRateLimiter for FakeShared {
-    async fn try_acquire(&self, key: &str, rate: Rate) -> Result<Option<Duration>, Error> {
+    async fn acquire(&self, key: &str, rate: Rate, max_wait: Duration) -> Result<Acquired, Error> {
         self.asked.fetch_add(1, Ordering::Relaxed);
         if self.down.load(Ordering::Relaxed) {
             return Err(Error::Store {
@@ -35,11 +35,19 @@ impl SharedRateLimiter for FakeShared {
         let now = tokio::time::Instant::now();
         let mut tat = self.tat.lock().unwrap();
         let t = tat.entry(key.to_string()).or_insert(now);
-        if *t > now {
-            return Ok(Some(*t - now));
+        if *t < now {
+            *t = now;
         }
-        *t = now + rate.interval();
-        Ok(None)
+        let wait = *t - now;
+        if wait > max_wait {
+            return Ok(Acquired::TooLong(wait));
+        }
+        *t += rate.interval();
+        Ok(if wait.is_zero() {
+            Acquired::Now
+        } else {
+            Acquired::After(wait)
+        })
     }
 }
 

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use agora_rest_core::operation::Operation;
-use agora_rest_core::rate::{Rate, RateLimits, RateScope, SHARED_PACING_PERCENT};
+use agora_rest_core::rate::{Rate, RateLimits, RateScope, SHARED_PACING_PER_MILLE};
 use bytes::Bytes;
 use futures_util::future::Either;
 use governor::middleware::NoOpMiddleware;
@@ -25,7 +25,7 @@ use super::{LayerFuture, StateHandle, fail, ready_when_inner_is, take_ready};
 use crate::Error;
 use crate::call::{Call, call_of};
 use crate::clock::TokioClock;
-use crate::shared_limit::{SharedLimits, WhenUnreachable, bucket_key, share_of};
+use crate::shared_limit::{Acquired, SharedLimits, WhenUnreachable, bucket_key, share_of};
 
 type Keyed<K> = RateLimiter<K, HashMapStateStore<K>, TokioClock, NoOpMiddleware<Duration>>;
 type Direct = RateLimiter<NotKeyed, InMemoryState, TokioClock, NoOpMiddleware<Duration>>;
@@ -140,12 +140,13 @@ impl Limiters {
             let Some(key) = bucket_key(scope, call.converter.as_deref()) else {
                 continue;
             };
-            loop {
+            {
+                let left = self.max_wait.saturating_sub(waited);
                 let answer = tokio::time::timeout(
                     SHARED_ANSWER_TIMEOUT,
                     shared
                         .limiter
-                        .try_acquire(&key, rate.paced(SHARED_PACING_PERCENT)),
+                        .acquire(&key, rate.paced(SHARED_PACING_PER_MILLE), left),
                 )
                 .await
                 .unwrap_or_else(|_| {
@@ -155,19 +156,18 @@ impl Limiters {
                     })
                 });
                 match answer {
-                    Ok(None) => break,
-                    Ok(Some(wait)) => {
-                        // Never a zero sleep for a refusal: it would spin.
-                        let wait = wait.max(Duration::from_micros(1));
+                    Ok(Acquired::Now) => {}
+                    // Reserved: the slot is ours once the wait is over.
+                    Ok(Acquired::After(wait)) => {
                         waited += wait;
-                        if waited > self.max_wait {
-                            return Err(Error::RateLimitWait {
-                                op: call.op,
-                                needed: waited,
-                                max: self.max_wait,
-                            });
-                        }
                         tokio::time::sleep(wait).await;
+                    }
+                    Ok(Acquired::TooLong(wait)) => {
+                        return Err(Error::RateLimitWait {
+                            op: call.op,
+                            needed: waited + wait,
+                            max: self.max_wait,
+                        });
                     }
                     Err(e) => {
                         return match shared.when_unreachable {
