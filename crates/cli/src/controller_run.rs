@@ -115,6 +115,10 @@ pub(crate) struct RunArgs {
     /// resources are taken over within this plus one poll).
     #[arg(long, default_value_t = 30)]
     lease_ttl: u64,
+    /// Converters (and, separately, tasks) reconciled at once. Keep it above the number a
+    /// replica owns: a key waits for a free slot before it can even check its lease.
+    #[arg(long, default_value_t = 64)]
+    max_parallel: usize,
 }
 
 /// The spec file.
@@ -304,11 +308,13 @@ pub(crate) async fn run(target: Target, command: ControllerCommand) -> Result<()
         .map_err(|_| Failure::input(format!("--poll-every {}: not a duration", args.poll_every)))?;
     let holder = args.holder.clone().unwrap_or_else(default_holder);
     let push_config = ControllerConfig::default()
+        .max_parallel(args.max_parallel)
         .poll_every(poll_every)
         .lease_ttl(Duration::from_secs(args.lease_ttl))
         .holder(holder.clone());
     push_config.validate()?;
     let task_config = TaskControllerConfig::default()
+        .max_parallel(args.max_parallel)
         .poll_every(poll_every)
         .lease_ttl(Duration::from_secs(args.lease_ttl))
         .holder(holder.clone());
