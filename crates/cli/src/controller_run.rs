@@ -58,7 +58,7 @@ pub(crate) enum ControllerCommand {
     ///       uids: [1001, 1002]             # primary and backup output UIDs
     ///       config: { ... }                # a Cloud Transcoding transcoder config
     ///
-    /// Output tokens of task UIDs come from AGORA_RTC_OUTPUT_TOKEN_<UID> (e.g.
+    /// Output tokens of task UIDs come from AGORA_RTC_OUTPUT_TOKEN_ and the UID (e.g.
     /// AGORA_RTC_OUTPUT_TOKEN_1002), else from the config's own output for its UID.
     /// SIGHUP reloads the file; SIGTERM exits 0 and leaves everything running.
     #[command(verbatim_doc_comment)]
