@@ -354,3 +354,33 @@ async fn a_permit_beyond_the_maximum_wait_is_not_reserved() {
     })
     .await;
 }
+
+/// 30 tasks on three connections race for one lease: exactly one wins.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_lease_winner_among_many() {
+    bounded(async {
+        let r = redis();
+        let app = unique_app("race");
+        let mut tasks = Vec::new();
+        for (i, shared) in replicas(&r.url, &app, 3).await.into_iter().enumerate() {
+            let stores = Arc::new(shared.controller_stores("push"));
+            for k in 0..10 {
+                let stores = Arc::clone(&stores);
+                tasks.push(tokio::spawn(async move {
+                    stores
+                        .leases
+                        .acquire("contested", &format!("r{i}-{k}"), Duration::from_secs(30))
+                        .await
+                        .unwrap()
+                        .is_some()
+                }));
+            }
+        }
+        let mut winners = 0;
+        for t in tasks {
+            winners += usize::from(t.await.unwrap());
+        }
+        assert_eq!(winners, 1);
+    })
+    .await;
+}
