@@ -39,13 +39,15 @@ tasks:
              layering check
   fuzz       every fuzz target for --seconds N each (default 60), release build
   soak       the controller soak at full size (1,000 converters, 200 tasks), release build
-  layering   only the layering check (core and model pull no runtime or HTTP stack)";
+  layering   only the layering check (core and model pull no runtime or HTTP stack)
+  citations  only the check that no source cites a document the repository does not ship";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("ci") => ci(),
         Some("layering") => layering(),
+        Some("citations") => citations(),
         Some("fuzz") => fuzz(&args[1..]),
         Some("soak") => run(cargo()
             .args([
@@ -182,6 +184,7 @@ fn ci() -> Result<(), String> {
         ]))
     })?;
     step("layering", &mut layering)?;
+    step("citations", &mut citations)?;
 
     say("");
     say("step                  time");
@@ -349,6 +352,59 @@ fn run_tests(totals: &mut Totals) -> Result<(), String> {
         Err(format!(
             "cargo test exited with {status}, {} failed",
             totals.failed
+        ))
+    }
+}
+
+/// Documents a source comment may not cite: they do not ship with the repository (code
+/// comments cite `docs/…` instead).
+const UNSHIPPED: [&str; 3] = ["REFERENCE", "SEEDS", "STYLE §"];
+
+/// Fails when a Rust source file cites a document the repository does not ship.
+fn citations() -> Result<(), String> {
+    let mut found = Vec::new();
+    let mut stack: Vec<std::path::PathBuf> = ["crates", "tests", "benches", "fuzz", "xtask"]
+        .iter()
+        .map(std::path::PathBuf::from)
+        .collect();
+    let mut files = 0usize;
+    // Bounded: a source tree, not the target directory.
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                if path.file_name().is_some_and(|n| n != "target") {
+                    stack.push(path);
+                }
+                continue;
+            }
+            if path.extension().is_none_or(|e| e != "rs") {
+                continue;
+            }
+            files += 1;
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            for (i, line) in text.lines().enumerate() {
+                // The check itself, and tests asserting a wire text does not carry a citation.
+                if line.contains("UNSHIPPED") || line.contains("contains(\"REFERENCE\")") {
+                    continue;
+                }
+                if UNSHIPPED.iter().any(|w| line.contains(w)) {
+                    found.push(format!("{}:{}: {}", path.display(), i + 1, line.trim()));
+                }
+            }
+        }
+    }
+    say(&format!("citations: {files} source files read"));
+    if found.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} lines cite documents the repository does not ship (cite docs/… instead):\n{}",
+            found.len(),
+            found.join("\n")
         ))
     }
 }

@@ -52,36 +52,36 @@ pub struct Schedule {
     cap: Option<Duration>,
 }
 
-/// Media Push: retry 404, 429 and 5xx after about 5–6 s, 10–11 s, 15–16 s (REFERENCE §2.8,
-/// SEEDS 000 "Retry with retreat strategy").
+/// Media Push: retry 404, 429 and 5xx after about 5–6 s, 10–11 s, 15–16 s (docs/vendor-rules.md,
+/// the Media Push best-practices guide "Retry with retreat strategy").
 pub const MEDIA_PUSH_RETRY: Schedule =
     Schedule::new(&[Step::secs(5, 1), Step::secs(10, 1), Step::secs(15, 1)]);
 
-/// Domain switch: wait 1 s, 3 s, 6 s before the 1st, 2nd, 3rd retry (REFERENCE §1.2). The guide
+/// Domain switch: wait 1 s, 3 s, 6 s before the 1st, 2nd, 3rd retry (docs/vendor-rules.md). The guide
 /// gives it "to avoid exceeding the QPS limit with retry requests", so it is also our wait for a
-/// Cloud Transcoding 429, for which §4.6 only says "wait and retry".
+/// Cloud Transcoding 429, for which the status-code table only says "wait and retry".
 pub const DOMAIN_SWITCH: Schedule =
     Schedule::new(&[Step::secs(1, 0), Step::secs(3, 0), Step::secs(6, 0)]);
 
-/// Cloud Transcoding: a 429 waits as the domain switch does (REFERENCE §1.2, §4.6).
+/// Cloud Transcoding: a 429 waits as the domain switch does (docs/vendor-rules.md).
 pub const TRANSCODER_RATE_LIMITED: Schedule = DOMAIN_SWITCH;
 
 /// Cloud Transcoding Create after 206 or 50x: 3 s, 6 s, 9 s; then a new UID and a new Acquire
-/// (REFERENCE §4.6, SEEDS 004).
+/// (docs/vendor-rules.md, the Cloud Transcoding service-status guide).
 pub const TRANSCODER_CREATE_RETRY: Schedule =
     Schedule::new(&[Step::secs(3, 0), Step::secs(6, 0), Step::secs(9, 0)]);
 
 /// Cloud Transcoding error code 65: the same request again after 3 s, then 6 s
-/// (REFERENCE §4.6, SEEDS 004).
+/// (docs/vendor-rules.md, the Cloud Transcoding service-status guide).
 pub const CODE_65_RETRY: Schedule = Schedule::new(&[Step::secs(3, 0), Step::secs(6, 0)]);
 
 /// Cloud Transcoding Query 404: confirm with Queries after 5 s, 10 s, 15 s before calling the
-/// task exited (REFERENCE §4.6, SEEDS 004).
+/// task exited (docs/vendor-rules.md, the Cloud Transcoding service-status guide).
 pub const NOT_FOUND_CONFIRMATION: Schedule =
     Schedule::new(&[Step::secs(5, 0), Step::secs(10, 0), Step::secs(15, 0)]);
 
 /// Cloud Transcoding Query 50x: 5 s, 10 s, 15 s, 30 s; a 50x is not an exit
-/// (REFERENCE §4.6, SEEDS 004).
+/// (docs/vendor-rules.md, the Cloud Transcoding service-status guide).
 pub const QUERY_SERVER_ERROR: Schedule = Schedule::new(&[
     Step::secs(5, 0),
     Step::secs(10, 0),
@@ -90,7 +90,7 @@ pub const QUERY_SERVER_ERROR: Schedule = Schedule::new(&[
 ]);
 
 /// Cloud Transcoding startup: the first Query 5 s after the task id, then back off 5 s, 10 s,
-/// 15 s, 15 s, … until the 90 s deadline (REFERENCE §4.4, SEEDS 004). The guide asks for the
+/// 15 s, 15 s, … until the 90 s deadline (docs/vendor-rules.md, the Cloud Transcoding service-status guide). The guide asks for the
 /// interval to stay below `idleTimeout`: use [`Schedule::startup_poll`] to get that cap.
 pub const STARTUP_POLL: Schedule = Schedule::new(&[
     Step::secs(5, 0),
@@ -123,7 +123,7 @@ impl Schedule {
     }
 
     /// [`STARTUP_POLL`] with every wait kept strictly below `idle_timeout`: capped at half of it,
-    /// so a poll always lands while an idle transcoder would still be alive (SEEDS 004).
+    /// so a poll always lands while an idle transcoder would still be alive (the Cloud Transcoding service-status guide).
     pub fn startup_poll(idle_timeout: Duration) -> Schedule {
         STARTUP_POLL.capped(idle_timeout / 2)
     }

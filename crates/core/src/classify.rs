@@ -1,8 +1,8 @@
 //! Status classifiers: (operation, HTTP status, error-body code) → what to do next.
 //!
 //! Exists because the guides' troubleshooting tables are the heart of reliable use, and every
-//! client re-reads them by hand (REFERENCE §2.8, §4.6; SEEDS 000 "Troubleshooting by error code",
-//! SEEDS 004 "Check the Create request response"). Each service has one table, total over every
+//! client re-reads them by hand (docs/vendor-rules.md; the Media Push best-practices guide "Troubleshooting by error code",
+//! the Cloud Transcoding service-status guide "Check the Create request response"). Each service has one table, total over every
 //! status from 100 to 599; the retry schedules come from [`crate::backoff`].
 
 use crate::backoff::{
@@ -11,7 +11,7 @@ use crate::backoff::{
 };
 use crate::operation::{Operation, Service};
 
-/// The body error code that means "network jitter: retry the same request" (REFERENCE §4.6).
+/// The body error code that means "network jitter: retry the same request" (docs/vendor-rules.md).
 pub const CODE_NETWORK_JITTER: i64 = 65;
 
 /// What the caller should do after a response.
@@ -66,10 +66,10 @@ pub enum RetryReason {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Exhausted {
     /// Media Push: three 404/5xx in a row mean the task failed. Check the CDN URL, delete and
-    /// re-create (SEEDS 000).
+    /// re-create (the Media Push best-practices guide).
     TaskFailed,
     /// Cloud Transcoding Create: switch to the backup UID, Acquire a new token, Create again
-    /// (SEEDS 004).
+    /// (the Cloud Transcoding service-status guide).
     NewUidAndAcquire,
     /// The resource is confirmed gone (Cloud Transcoding Query 404 after 5/10/15 s; a Media Push
     /// Delete that keeps finding nothing).
@@ -130,7 +130,7 @@ pub fn names_quota(message: &str) -> bool {
     m.contains("quota") || m.contains("no available resource")
 }
 
-/// The Media Push table (REFERENCE §2.8, SEEDS 000).
+/// The Media Push table (docs/vendor-rules.md, the Media Push best-practices guide).
 fn classify_media_push(op: Operation, status: u16) -> Action {
     // Three 404/5xx in a row on an existing converter mean it failed; on a create or a list
     // there is no task to declare failed, and a delete that keeps finding nothing is done.
@@ -167,7 +167,7 @@ fn classify_media_push(op: Operation, status: u16) -> Action {
     }
 }
 
-/// The Cloud Transcoding table (REFERENCE §4.6, SEEDS 004).
+/// The Cloud Transcoding table (docs/vendor-rules.md, the Cloud Transcoding service-status guide).
 fn classify_cloud_transcoding(op: Operation, status: u16, body_code: Option<i64>) -> Action {
     let create = op == Operation::TranscodeCreate;
     let is_error = !(200..=299).contains(&status);
@@ -235,7 +235,7 @@ mod tests {
         }
     }
 
-    /// SEEDS 000 "Troubleshooting by error code", row by row.
+    /// the Media Push best-practices guide "Troubleshooting by error code", row by row.
     #[test]
     fn media_push_seed_table() {
         use Operation::*;
@@ -262,7 +262,7 @@ mod tests {
         assert_eq!(plan(mp(PushGet, 429)).reason, RetryReason::RateLimited);
     }
 
-    /// SEEDS 004 and REFERENCE §4.6, row by row.
+    /// the Cloud Transcoding service-status guide and docs/vendor-rules.md, row by row.
     #[test]
     fn cloud_transcoding_seed_table() {
         use Operation::*;

@@ -65,7 +65,7 @@ pub enum Error {
         rule: &'static str,
     },
 
-    /// One more concurrent stream would break a concurrency cap (REFERENCE §2.9, §4.7).
+    /// One more concurrent stream would break a concurrency cap (docs/vendor-rules.md).
     #[error("one more {tier} stream in {area} would break the {rule} of {limit} (now {current})")]
     QuotaExceeded {
         /// The area whose column of the cap table applies.
@@ -85,7 +85,7 @@ pub enum Error {
     ImmutableField {
         /// The offending path, as in the `fields` mask.
         path: FieldPath,
-        /// The rule, e.g. "fixed at creation (REFERENCE §2.5)".
+        /// The rule, e.g. "fixed at creation (docs/vendor-rules.md)".
         rule: &'static str,
     },
 

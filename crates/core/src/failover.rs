@@ -1,4 +1,4 @@
-//! The domain-switch plan of the vendor's high-availability guide (REFERENCE §1.2).
+//! The domain-switch plan of the vendor's high-availability guide (docs/vendor-rules.md).
 //!
 //! Exists so that every client walks the same, tested order of hosts after a failed attempt:
 //! 1. **primary retry**: the same primary host again;
@@ -50,7 +50,7 @@ pub struct FailoverStep {
     pub stage: Stage,
 }
 
-/// Which region is "adjacent" to which (REFERENCE §1.2).
+/// Which region is "adjacent" to which (docs/vendor-rules.md).
 ///
 /// The docs give only the Europe example (eu-central ↔ eu-west); the default pairs are the ones
 /// every community client uses (us-west ↔ us-east, ap-southeast ↔ ap-northeast, eu-west ↔
@@ -106,7 +106,7 @@ impl FailoverPlan {
     /// The plan for an area: its primary domain, resolving to the area's first region prefix.
     ///
     /// The docs are SILENT on how a caller learns where the primary resolves to; like the
-    /// community clients we start from the configured area (REFERENCE §1.2).
+    /// community clients we start from the configured area (docs/vendor-rules.md).
     pub fn for_area(area: Area) -> Self {
         FailoverPlan {
             primary: Host::primary_for(area),
@@ -207,7 +207,7 @@ impl FailoverCursor {
 /// How long a working non-primary host is kept before the primary is tried again.
 ///
 /// Our choice, not the vendor's: the community clients refresh their DNS choice every 30 s
-/// (REFERENCE §5.1); a minute keeps a failed-over client off a broken primary without pinning
+/// (docs/vendor-rules.md); a minute keeps a failed-over client off a broken primary without pinning
 /// it to a fallback for long.
 pub const PRIMARY_REPROBE_AFTER: Duration = Duration::from_secs(60);
 

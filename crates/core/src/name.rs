@@ -1,25 +1,24 @@
 //! Name and identifier rules: converter names, isolation copies, RTC channels, instance ids, UIDs.
 //!
 //! Exists because a bad name is refused by the service only after a round trip, and a missing or
-//! unstable converter name is how a retried create starts a second stream (REFERENCE §2.2, §2.9,
-//! §4.2). Each validated newtype can only hold a value the service accepts.
+//! unstable converter name is how a retried create starts a second stream (docs/vendor-rules.md). Each validated newtype can only hold a value the service accepts.
 
 use std::fmt;
 
 use crate::error::{Error, check_len};
 
-/// The longest converter name (REFERENCE §2.2).
+/// The longest converter name (docs/vendor-rules.md).
 pub const CONVERTER_NAME_MAX: usize = 64;
-/// The longest RTC channel name (REFERENCE §2.2).
+/// The longest RTC channel name (docs/vendor-rules.md).
 pub const RTC_CHANNEL_MAX: usize = 64;
-/// The longest Cloud Transcoding `instanceId` (REFERENCE §4.2).
+/// The longest Cloud Transcoding `instanceId` (docs/vendor-rules.md).
 pub const INSTANCE_ID_MAX: usize = 64;
-/// The suffix that asks for machine-room isolation, followed by 1, 2 or 3 (REFERENCE §2.9).
+/// The suffix that asks for machine-room isolation, followed by 1, 2 or 3 (docs/vendor-rules.md).
 pub const ISOLATE_SUFFIX: &str = "-agora-isolate-";
-/// How many isolated copies of one converter the service supports (REFERENCE §2.9).
+/// How many isolated copies of one converter the service supports (docs/vendor-rules.md).
 pub const ISOLATION_MAX_COPIES: u8 = 3;
 /// The punctuation allowed in an RTC channel name besides letters, digits and space
-/// (REFERENCE §2.2: 89 characters in all).
+/// (docs/vendor-rules.md: 89 characters in all).
 pub const RTC_CHANNEL_PUNCTUATION: &str = "!#$%&()+-:;<=.>?@[]^_{}|~,";
 
 fn is_name_char(c: char) -> bool {
@@ -68,14 +67,14 @@ impl ConverterName {
         Ok(ConverterName(name))
     }
 
-    /// The recommended `{channel}_{property}` name, e.g. `show68_vertical` (REFERENCE §2.2).
+    /// The recommended `{channel}_{property}` name, e.g. `show68_vertical` (docs/vendor-rules.md).
     ///
     /// Fails when the channel uses characters that a name may not hold (channels allow more).
     pub fn for_channel(channel: &str, property: &str) -> Result<Self, Error> {
         ConverterName::new(format!("{channel}_{property}"))
     }
 
-    /// The name of isolated copy `n` (1 to 3): `{name}-agora-isolate-{n}` (REFERENCE §2.9).
+    /// The name of isolated copy `n` (1 to 3): `{name}-agora-isolate-{n}` (docs/vendor-rules.md).
     ///
     /// Built from the base name, so asking a copy for a copy does not stack suffixes.
     pub fn isolated(&self, n: u8) -> Result<Self, Error> {
@@ -126,7 +125,7 @@ impl AsRef<str> for ConverterName {
     }
 }
 
-/// Checks an RTC channel name: 1–64 characters from the 89-character set (REFERENCE §2.2).
+/// Checks an RTC channel name: 1–64 characters from the 89-character set (docs/vendor-rules.md).
 pub fn validate_rtc_channel(field: &'static str, channel: &str) -> Result<(), Error> {
     const RULE: &str = "1 to 64 characters of a-z, A-Z, 0-9, space and !#$%&()+-:;<=.>?@[]^_{}|~,";
     if channel.is_empty() {
@@ -162,7 +161,7 @@ pub fn validate_path_segment(field: &'static str, value: &str) -> Result<(), Err
     Ok(())
 }
 
-/// Checks a Cloud Transcoding `instanceId`: 1–64 characters of `[A-Za-z0-9_-]` (REFERENCE §4.2).
+/// Checks a Cloud Transcoding `instanceId`: 1–64 characters of `[A-Za-z0-9_-]` (docs/vendor-rules.md).
 pub fn validate_instance_id(instance_id: &str) -> Result<(), Error> {
     check_word(
         "instanceId",
@@ -172,7 +171,7 @@ pub fn validate_instance_id(instance_id: &str) -> Result<(), Error> {
     )
 }
 
-/// An RTC user id: a 32-bit unsigned number (REFERENCE §2.2 `rtcStreamUid`, §4.3 `rtcUid`).
+/// An RTC user id: a 32-bit unsigned number (docs/vendor-rules.md: `rtcStreamUid`, `rtcUid`).
 ///
 /// Parsing from a wider integer or a string refuses values outside `[0, 2^32 - 1]`.
 pub fn parse_uid(field: &'static str, value: i64) -> Result<u32, Error> {
@@ -184,7 +183,7 @@ pub fn parse_uid(field: &'static str, value: i64) -> Result<u32, Error> {
     })
 }
 
-/// The transcoder's own output UID and its backup (SEEDS 004: "prepare a backup UID").
+/// The transcoder's own output UID and its backup (the Cloud Transcoding service-status guide: "prepare a backup UID").
 ///
 /// Both must be non-zero (0 means "the whole channel" on inputs, so it cannot name a publisher)
 /// and different from each other, since UIDs in one channel must be unique.

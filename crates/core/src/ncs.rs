@@ -2,7 +2,7 @@
 //!
 //! Exists because every receiver of Media Push and Cloud Transcoding notifications must check
 //! the signature over the *raw* body, answer fast, and drop resent or duplicated notices
-//! (REFERENCE §3, §4.8). The typed payloads live in `agora-rest-model`; this module handles what
+//! (docs/vendor-rules.md). The typed payloads live in `agora-rest-model`; this module handles what
 //! is common to every event, and signs notices for the emulator.
 
 use std::collections::{HashMap, VecDeque};
@@ -14,18 +14,18 @@ use serde_json::value::RawValue;
 
 use crate::error::Error;
 
-/// NCS product id of Media Push (REFERENCE §3). The Cloud Transcoding id is SILENT in the docs.
+/// NCS product id of Media Push (docs/vendor-rules.md). The Cloud Transcoding id is SILENT in the docs.
 pub const PRODUCT_MEDIA_PUSH: u32 = 5;
-/// The HMAC-SHA256 signature header (REFERENCE §3).
+/// The HMAC-SHA256 signature header (docs/vendor-rules.md).
 pub const HEADER_SIGNATURE_V2: &str = "Agora-Signature-V2";
-/// The HMAC-SHA1 signature header (REFERENCE §3).
+/// The HMAC-SHA1 signature header (docs/vendor-rules.md).
 pub const HEADER_SIGNATURE_V1: &str = "Agora-Signature";
-/// A receiver must answer 200 within this long, or NCS resends (REFERENCE §3).
+/// A receiver must answer 200 within this long, or NCS resends (docs/vendor-rules.md).
 pub const RESPONSE_DEADLINE: Duration = Duration::from_secs(10);
-/// How many times NCS resends a notice before giving up (REFERENCE §3).
+/// How many times NCS resends a notice before giving up (docs/vendor-rules.md).
 pub const MAX_RESENDS: u32 = 3;
 
-/// The common envelope of every notification (REFERENCE §3).
+/// The common envelope of every notification (docs/vendor-rules.md).
 ///
 /// The payload is kept as raw JSON so that the typed payloads in `model` (or the application)
 /// decide how to read it, and so that nothing is lost when the vendor adds fields.
@@ -163,7 +163,7 @@ pub enum DedupeKey {
     /// `notifyMs` on every resend, so keying on both would let resends through as new events.
     #[default]
     NoticeId,
-    /// `noticeId` + `notifyMs`, the vendor's literal advice (REFERENCE §3): drops exact
+    /// `noticeId` + `notifyMs`, the vendor's literal advice (docs/vendor-rules.md): drops exact
     /// duplicates only.
     NoticeIdAndNotifyMs,
 }
@@ -179,7 +179,7 @@ pub enum Delivery {
 
 /// How long a notice id is remembered by default: longer than NCS's resends take.
 ///
-/// Our choice: NCS resends "at once, then at growing intervals" three times (REFERENCE §3)
+/// Our choice: NCS resends "at once, then at growing intervals" three times (docs/vendor-rules.md)
 /// without naming the intervals; an hour covers any reasonable series.
 pub const DEDUPE_WINDOW: Duration = Duration::from_secs(3600);
 /// How many notice ids are remembered at most by default (memory bound).

@@ -1,16 +1,16 @@
 //! The operations of both services, as one closed set.
 //!
 //! Exists so that rate limits, classifiers and the transport's per-request descriptor all name an
-//! operation the same way (REFERENCE §2.1, §4.1), instead of passing paths or strings around.
+//! operation the same way (docs/vendor-rules.md), instead of passing paths or strings around.
 
 use std::fmt;
 
 /// One of the two REST services.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Service {
-    /// Media Push (RTMP converters), REFERENCE §2.
+    /// Media Push (RTMP converters), docs/vendor-rules.md
     MediaPush,
-    /// Cloud Transcoding, REFERENCE §4.
+    /// Cloud Transcoding, docs/vendor-rules.md
     CloudTranscoding,
 }
 

@@ -1,7 +1,7 @@
 //! Concurrent-stream caps per area and resolution tier, and a ledger that checks them.
 //!
 //! Exists because both services refuse a stream beyond their Peak Concurrent Worker caps with a
-//! 429 that a naive client then retries for nothing (REFERENCE §2.9, §4.7). A [`QuotaLedger`]
+//! 429 that a naive client then retries for nothing (docs/vendor-rules.md). A [`QuotaLedger`]
 //! answers "may one more stream of tier T start in area A?" *before* a request is sent, and
 //! names the cap that would break. The emulator uses the same ledger to decide its 429s.
 //!
@@ -16,15 +16,15 @@ use std::fmt;
 use crate::error::Error;
 use crate::region::Area;
 
-/// The largest SD resolution, long side × short side (REFERENCE §2.9).
+/// The largest SD resolution, long side × short side (docs/vendor-rules.md).
 pub const SD_MAX: (u32, u32) = (640, 360);
-/// The largest HD resolution (REFERENCE §2.9).
+/// The largest HD resolution (docs/vendor-rules.md).
 pub const HD_MAX: (u32, u32) = (1280, 720);
-/// The largest FHD resolution and the largest the services accept at all (REFERENCE §2.9, §4.7).
+/// The largest FHD resolution and the largest the services accept at all (docs/vendor-rules.md).
 pub const FHD_MAX: (u32, u32) = (1920, 1080);
-/// The highest frame rate the services accept (REFERENCE §2.9, §4.7).
+/// The highest frame rate the services accept (docs/vendor-rules.md).
 pub const MAX_FPS: u32 = 30;
-/// The integration checklist's cap on concurrent Media Push tasks per project (REFERENCE §2.9).
+/// The integration checklist's cap on concurrent Media Push tasks per project (docs/vendor-rules.md).
 ///
 /// "Below 300" in the checklist; we read it as at most 300, like the tier caps ("cannot exceed").
 pub const MEDIA_PUSH_PROJECT_CAP: u32 = 300;
@@ -155,7 +155,7 @@ impl TierCaps {
     }
 }
 
-/// Media Push caps by area in [`Area::ALL`] order (REFERENCE §2.9): mainland China 300/50/20;
+/// Media Push caps by area in [`Area::ALL`] order (docs/vendor-rules.md): mainland China 300/50/20;
 /// Europe, America and Asia 20/5 and FHD by request to support. The seeds' copy flattened the
 /// table to China's column only.
 pub const MEDIA_PUSH_CAPS: [TierCaps; 4] = [
@@ -165,7 +165,7 @@ pub const MEDIA_PUSH_CAPS: [TierCaps; 4] = [
     TierCaps::new(Some(300), Some(50), Some(20)),
 ];
 
-/// Cloud Transcoding caps by area in [`Area::ALL`] order (REFERENCE §4.7): Americas and Europe
+/// Cloud Transcoding caps by area in [`Area::ALL`] order (docs/vendor-rules.md): Americas and Europe
 /// 10/5/2, Asia 20/10/3, mainland China 20/10/5. Tiers are the output resolutions.
 pub const CLOUD_TRANSCODING_CAPS: [TierCaps; 4] = [
     TierCaps::new(Some(10), Some(5), Some(2)),

@@ -1,9 +1,9 @@
 //! Request-rate limits of both services, as data, and a pure sliding-window counter.
 //!
 //! Exists so that the client's limiter (transport) and the emulator's 429s read the same figures
-//! (REFERENCE §2.9, §4.7). Where the vendor's pages disagree we pick one default and make it
+//! (docs/vendor-rules.md). Where the vendor's pages disagree we pick one default and make it
 //! configurable:
-//! - Media Push Create, Update, Delete and Get: 50 requests/s per API per project (SEEDS 000 and
+//! - Media Push Create, Update, Delete and Get: 50 requests/s per API per project (the Media Push best-practices guide and
 //!   the best-practice page). List is not documented; we give it Get's rate.
 //! - Media Push Update per converter: the API page says 2/s "for a specified converter", the
 //!   best-practice page 50/s. We default to **2/s per converter** (the stricter reading, and
@@ -64,18 +64,18 @@ impl Rate {
     }
 }
 
-/// Media Push: each of Create, Update, Delete and Get, per project (REFERENCE §2.9, SEEDS 000).
+/// Media Push: each of Create, Update, Delete and Get, per project (docs/vendor-rules.md, the Media Push best-practices guide).
 pub const MEDIA_PUSH_PER_API: Rate = Rate::per_second(50);
 
-/// Media Push Update on one converter (REFERENCE §2.9: DS-mp and MP2021 say 2/s; the
+/// Media Push Update on one converter (docs/vendor-rules.md: DS-mp and MP2021 say 2/s; the
 /// best-practice page 50/s). Default 2/s; configurable.
 pub const MEDIA_PUSH_UPDATE_PER_CONVERTER: Rate = Rate::per_second(2);
 
-/// Cloud Transcoding: per account, all APIs together (REFERENCE §4.7).
+/// Cloud Transcoding: per account, all APIs together (docs/vendor-rules.md).
 pub const CLOUD_TRANSCODING_PER_ACCOUNT: Rate = Rate::per_second(10);
 
 /// Cloud Transcoding "in concurrent scenarios": the request rate should stay at or below this
-/// share of the account's PCW (REFERENCE §4.7: PCW 10 → 1 request/s).
+/// share of the account's PCW (docs/vendor-rules.md: PCW 10 → 1 request/s).
 pub const CLOUD_TRANSCODING_PCW_SHARE: f64 = 0.10;
 
 /// The request rate that [`CLOUD_TRANSCODING_PCW_SHARE`] allows for a PCW, in requests/s.
@@ -178,7 +178,7 @@ impl SlidingWindow {
             Ok(())
         } else {
             let oldest = self.accepted.front().copied().unwrap_or(now);
-            // Never a zero wait for a refusal (smithy-rs's spin bug, STYLE §2.4).
+            // Never a zero wait for a refusal (smithy-rs's spin bug).
             Err((oldest + self.rate.per - now).max(Duration::from_nanos(1)))
         }
     }

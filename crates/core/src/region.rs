@@ -1,6 +1,6 @@
 //! Where requests go: Media Push path regions, service areas and the API host names.
 //!
-//! Exists because the two services mix three notions of "region" (REFERENCE §1.1, §1.2, §2.1):
+//! Exists because the two services mix three notions of "region" (docs/vendor-rules.md):
 //! the Media Push path segment (`/na/`, `/eu/`, …), the area that picks the primary domain and the
 //! column of the quota tables, and the eight region host prefixes used for failover. Keeping them
 //! as distinct types stops one from being passed where another is meant.
@@ -10,12 +10,12 @@ use std::str::FromStr;
 
 use crate::error::Error;
 
-/// The primary host outside mainland China (REFERENCE §1.1).
+/// The primary host outside mainland China (docs/vendor-rules.md).
 pub const PRIMARY_HOST_GLOBAL: &str = "api.agora.io";
-/// The primary host inside mainland China (REFERENCE §1.1).
+/// The primary host inside mainland China (docs/vendor-rules.md).
 pub const PRIMARY_HOST_CHINA: &str = "api.sd-rtn.com";
 
-/// The Media Push `{region}` path segment (REFERENCE §2.1).
+/// The Media Push `{region}` path segment (docs/vendor-rules.md).
 ///
 /// It must be lowercase and should be the region of the CDN origin; Update, Get and Delete must
 /// use the region a converter was created in.
@@ -51,7 +51,7 @@ impl PathRegion {
     }
 
     /// The area whose quota column and primary domain apply to this region *(derived: the docs
-    /// are SILENT on how the path region maps to the quota table, REFERENCE §2.9)*.
+    /// are SILENT on how the path region maps to the quota table, docs/vendor-rules.md)*.
     pub const fn area(self) -> Area {
         match self {
             PathRegion::Na => Area::Us,
@@ -82,7 +82,7 @@ impl FromStr for PathRegion {
 
 /// A service area: picks the primary domain, the failover region prefixes and the quota column.
 ///
-/// The community clients call this the "domain area" (REFERENCE §5.1); the quota tables call the
+/// The community clients call this the "domain area" (docs/vendor-rules.md); the quota tables call the
 /// columns America, Europe, Asia (excluding mainland China) and mainland China.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Area {
@@ -121,7 +121,7 @@ impl Area {
     }
 
     /// The suffix of the primary domain: `sd-rtn.com` in mainland China, `agora.io` elsewhere
-    /// (REFERENCE §1.1).
+    /// (docs/vendor-rules.md).
     pub const fn primary_suffix(self) -> Suffix {
         match self {
             Area::Cn => Suffix::SdRtn,
@@ -130,7 +130,7 @@ impl Area {
     }
 
     /// The two region prefixes of this area, the first being the default "resolved" region
-    /// (REFERENCE §5.1).
+    /// (docs/vendor-rules.md).
     pub const fn prefixes(self) -> [RegionPrefix; 2] {
         match self {
             Area::Us => [RegionPrefix::UsWest1, RegionPrefix::UsEast1],
@@ -159,7 +159,7 @@ impl FromStr for Area {
     }
 }
 
-/// The domain suffix of an API host (REFERENCE §1.1).
+/// The domain suffix of an API host (docs/vendor-rules.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Suffix {
     /// `agora.io`.
@@ -180,7 +180,7 @@ impl Suffix {
         }
     }
 
-    /// The other suffix: the "alternate domain" of the domain-switch guide (REFERENCE §1.2).
+    /// The other suffix: the "alternate domain" of the domain-switch guide (docs/vendor-rules.md).
     pub const fn alternate(self) -> Suffix {
         match self {
             Suffix::AgoraIo => Suffix::SdRtn,
@@ -189,7 +189,7 @@ impl Suffix {
     }
 }
 
-/// One of the eight region host prefixes (REFERENCE §1.1).
+/// One of the eight region host prefixes (docs/vendor-rules.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum RegionPrefix {
     /// `us-west-1`.
@@ -284,7 +284,7 @@ pub enum Host {
 }
 
 impl Host {
-    /// The primary host of an area (REFERENCE §1.1).
+    /// The primary host of an area (docs/vendor-rules.md).
     pub const fn primary_for(area: Area) -> Host {
         Host::Primary(area.primary_suffix())
     }
@@ -416,7 +416,7 @@ mod tests {
         #[test]
         fn host_names_round_trip(i in 0usize..18, upper in any::<bool>()) {
             let h = Host::all().nth(i).unwrap();
-            // Oracle: the name composed from its parts (REFERENCE §1.1-1.2).
+            // Oracle: the name composed from its parts (docs/vendor-rules.md-1.2).
             let composed = match h {
                 Host::Primary(s) => format!("api.{}", s.as_str()),
                 Host::Region(p, s) => format!("api-{}.{}", p.as_str(), s.as_str()),

@@ -1,7 +1,7 @@
 //! Update sequence numbers: an allocator for clients and a "highest wins" acceptor for servers.
 //!
 //! Exists because both services apply the update with the highest sequence number and the docs
-//! are SILENT on what a repeated or lower one gets (REFERENCE §2.5 `sequence`, §4.5 `sequenceId`).
+//! are SILENT on what a repeated or lower one gets (docs/vendor-rules.md: `sequence`, `sequenceId`).
 //! A client must therefore never send a number twice or go backwards, even when several tasks
 //! update the same resource at once, and must be able to resume after a restart from a value it
 //! persisted. [`SequenceAllocator`] does that lock-free; [`HighestWins`] is the server side.

@@ -1,16 +1,16 @@
 //! What an update may change, for both services.
 //!
 //! Exists so that a client refuses an impossible update *before* sending it, and the emulator
-//! refuses it the same way (REFERENCE §2.5, §4.5). Media Push updates name the changed subtrees in
+//! refuses it the same way (docs/vendor-rules.md). Media Push updates name the changed subtrees in
 //! a `fields` mask; Cloud Transcoding updates replace the whole config, of which only some
 //! changes take effect.
 
 use crate::error::Error;
 
-/// Media Push fields an Update may not change (REFERENCE §2.5, SEEDS 000 "Update RTMP converter").
+/// Media Push fields an Update may not change (docs/vendor-rules.md, the Media Push best-practices guide "Update RTMP converter").
 ///
 /// The list in the docs names the whole `audioOptions`, yet updating `rtcStreamUids` and `volumes`
-/// is documented: we read the list as the leaf fields (REFERENCE §2.5 AMBIGUOUS). The request
+/// is documented: we read the list as the leaf fields (docs/vendor-rules.md AMBIGUOUS). The request
 /// tables spell `idleTimeOut`, the examples `idleTimeout`; both are matched.
 /// `rawOptions.rtcChannel` is added *(derived)*: a raw converter's channel is as fixed as a
 /// transcoded one's.
@@ -75,7 +75,7 @@ pub fn check_push_update_path(path: &str, shape: ConverterShape) -> Result<(), E
             rule,
         })
     };
-    // Both spellings of idleTimeOut are in use (REFERENCE §2.2 AMBIGUOUS).
+    // Both spellings of idleTimeOut are in use (docs/vendor-rules.md AMBIGUOUS).
     let norm = path.replace("idleTimeout", "idleTimeOut");
     let path_n = norm.as_str();
     for fixed in MEDIA_PUSH_IMMUTABLE {
@@ -164,7 +164,7 @@ pub enum TranscoderChange<'a> {
     },
 }
 
-/// The modified paths a Cloud Transcoding Update applies (REFERENCE §4.5), indexes written `[]`.
+/// The modified paths a Cloud Transcoding Update applies (docs/vendor-rules.md), indexes written `[]`.
 pub const TRANSCODER_UPDATABLE: [&str; 3] = [
     "videoInputs[].region",
     "outputs[].audioOption",
@@ -186,7 +186,7 @@ fn strip_indexes(path: &str) -> String {
     out
 }
 
-/// Checks one change of a Cloud Transcoding Update (REFERENCE §4.5): only adding or removing
+/// Checks one change of a Cloud Transcoding Update (docs/vendor-rules.md): only adding or removing
 /// `rtc` inputs, moving a video input's `region`, and changing an output's `audioOption` or
 /// `videoOption` take effect; anything else "causes unknown exceptions" and is refused.
 pub fn check_transcoder_change(change: TranscoderChange<'_>) -> Result<(), Error> {

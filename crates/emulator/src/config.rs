@@ -8,7 +8,7 @@ use agora_rest_core::rate::RateLimits;
 use agora_rest_core::region::Area;
 use agora_rest_model::limits::PUSH_LIST_PAGE_MAX;
 
-/// Which shape Get answers in (REFERENCE §2.6: the docs show both).
+/// Which shape Get answers in (docs/vendor-rules.md: the docs show both).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum GetShapeMode {
     /// As the docs' examples: transcoded converters at the top level, raw ones wrapped.

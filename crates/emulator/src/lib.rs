@@ -1,6 +1,6 @@
 //! A local emulator of Agora's Media Push and Cloud Transcoding REST services.
 //!
-//! It answers like the real services as documented (REFERENCE §1–§4, §7): Basic auth and the
+//! It answers like the real services as documented (docs/vendor-rules.md; its own choices: docs/emulator.md): Basic auth and the
 //! gateway's errors, every Media Push and Cloud Transcoding endpoint with the documented field
 //! rules (the same `validate()` the clients use), name uniqueness, sequences, state changes,
 //! idle timeouts, per-API rate limits and concurrency caps (core's policies), HA migration

@@ -1,4 +1,4 @@
-//! The Media Push endpoints (REFERENCE §2).
+//! The Media Push endpoints (docs/vendor-rules.md).
 
 use std::time::Duration;
 

@@ -1,4 +1,4 @@
-//! The Cloud Transcoding endpoints (REFERENCE §4).
+//! The Cloud Transcoding endpoints (docs/vendor-rules.md).
 
 use std::time::Duration;
 
@@ -18,7 +18,7 @@ use crate::engine::Ctx;
 use crate::state::{StoredTask, TaskPhase, Token, transcoder_notice};
 use crate::wire::{invalid_parameter, message, parse_body, query_param};
 
-/// The mask Update requires (REFERENCE §4.5).
+/// The mask Update requires (docs/vendor-rules.md).
 const UPDATE_MASK: &str = "services.cloudTranscoder.config";
 
 /// The highest output tier of a config (audio-only outputs count as SD, *derived*).
@@ -361,7 +361,7 @@ pub(crate) fn delete(
     }
 }
 
-/// Makes task `id` answer 404 for `window` (an HA migration, REFERENCE §4.7: within 90 s).
+/// Makes task `id` answer 404 for `window` (an HA migration, docs/vendor-rules.md: within 90 s).
 pub(crate) fn migrate(ctx: &mut Ctx<'_>, id: &str, window: Duration) -> bool {
     let until = ctx.now + window;
     match ctx.state.tasks.get_mut(id) {

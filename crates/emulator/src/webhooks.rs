@@ -1,5 +1,5 @@
 //! NCS delivery: signed POSTs of the emulator's notices to a configured URL, with resends,
-//! optional duplicates and out-of-order delivery (REFERENCE §3: "duplicates and out-of-order
+//! optional duplicates and out-of-order delivery (docs/vendor-rules.md: "duplicates and out-of-order
 //! delivery are possible"; resent up to 3 times).
 
 use std::sync::{Arc, Mutex, PoisonError};

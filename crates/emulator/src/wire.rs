@@ -87,7 +87,7 @@ pub(crate) fn percent_decode(s: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
-/// Matches a path against the documented routes (REFERENCE §2.1, §4.1). A region segment that
+/// Matches a path against the documented routes (docs/vendor-rules.md). A region segment that
 /// is not one of the four lowercase values matches nothing.
 pub(crate) fn route(path: &str) -> Option<Route> {
     // One leading slash: `//v1/…` is another path, not `/v1/…`; an empty segment matches nothing.
@@ -166,7 +166,7 @@ pub(crate) fn message(status: u16, text: &str) -> Response<Bytes> {
     json(status, &serde_json::json!({ "message": text }))
 }
 
-/// The vendor's texts (REFERENCE §2.8, §1.1).
+/// The vendor's texts (docs/vendor-rules.md).
 pub(crate) mod text {
     pub(crate) const NO_ROUTE: &str = "no Route matched with those values";
     pub(crate) const UNAUTHORIZED: &str = "Unauthorized";
@@ -268,7 +268,7 @@ pub(crate) fn number_sent_as_string(body: &[u8]) -> Option<String> {
     walk(&serde_json::from_slice(body).ok()?, 0)
 }
 
-/// `Invalid parameter: <field>. <rule>` (REFERENCE §2.8), the field without its `converter.` head.
+/// `Invalid parameter: <field>. <rule>` (docs/vendor-rules.md), the field without its `converter.` head.
 pub(crate) fn invalid_parameter(err: &agora_rest_model::Error) -> Response<Bytes> {
     let field = err.field().unwrap_or("body");
     let field = field.strip_prefix("converter.").unwrap_or(field);

@@ -289,7 +289,7 @@ impl MediaPush {
         )
     }
 
-    /// Reads a converter (REFERENCE §2.6; both documented shapes are understood).
+    /// Reads a converter (docs/vendor-rules.md; both documented shapes are understood).
     pub async fn get(&self, id: &str) -> Result<ConverterInfo, Error> {
         self.get_with(id, Call::new(Operation::PushGet, ONE_PATH))
             .await
@@ -328,7 +328,7 @@ impl MediaPush {
         Ok(outcome)
     }
 
-    /// Updates a converter with the next `sequence` (REFERENCE §2.5).
+    /// Updates a converter with the next `sequence` (docs/vendor-rules.md).
     ///
     /// Immutable fields are refused before anything is sent. Updates of one converter are
     /// sent one at a time, so no update ever goes out with a sequence lower than one already

@@ -2,7 +2,7 @@
 //!
 //! The vendor's guide: names are unique per project (409 on a duplicate), a 504 means "check
 //! whether it was created", and 404/429/5xx are retried after about 5–6 s, 10–11 s, 15–16 s
-//! (REFERENCE §2.8). A create whose outcome is uncertain (504, a timeout, a dropped connection,
+//! (docs/vendor-rules.md). A create whose outcome is uncertain (504, a timeout, a dropped connection,
 //! a retryable status) therefore first lists the channel for its name; only if the converter
 //! is not there is it created again. A 409 after our own earlier attempt means that attempt
 //! succeeded: the existing converter is returned.

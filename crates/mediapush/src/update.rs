@@ -4,7 +4,7 @@ use agora_rest_model::mediapush::{Canvas, Converter, LayoutElement, TranscodeOpt
 
 /// The fields an update changes. Each setter adds its path to the `fields` mask; the
 /// immutable fields (name, idle timeout, channel, audio codec settings, video codec) have no
-/// setter, and the client refuses them anyway before sending (REFERENCE §2.5).
+/// setter, and the client refuses them anyway before sending (docs/vendor-rules.md).
 #[derive(Debug, Clone, Default)]
 pub struct Update {
     pub(crate) converter: Converter,

@@ -4,8 +4,8 @@ use serde::{Deserialize, Serialize};
 
 /// An error response body: `{"message": …}`, `{"reason": …}` or `{"code": 65, "reason": …}`.
 ///
-/// Exists because the vendor uses both keys (REFERENCE §2.8: the docs say `message`, the Get
-/// example and a real ticket say `reason`; §4.6: `code` 65 comes with Cloud Recording-style
+/// Exists because the vendor uses both keys (docs/vendor-rules.md: the docs say `message`, the Get
+/// example and a real ticket say `reason`; the status-code table: `code` 65 comes with Cloud Recording-style
 /// bodies), and a client must read all of them to classify and report an error.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorBody {

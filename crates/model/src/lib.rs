@@ -2,7 +2,7 @@
 //!
 //! Serde types for every request and response, builders that make only valid values, and a
 //! `validate()` on every request type: one set of rules used by the clients before they send
-//! and by the emulator when it receives (REFERENCE §2–§4). Reading is tolerant where the
+//! and by the emulator when it receives (docs/vendor-rules.md). Reading is tolerant where the
 //! vendor's docs disagree (numbers as strings, both spellings of `idleTimeOut` and
 //! `waterMarks`, unknown enum values kept); writing is exact. No I/O, no runtime.
 //!

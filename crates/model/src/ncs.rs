@@ -1,5 +1,5 @@
 //! Typed NCS notification payloads: Media Push events 1–4 and Cloud Transcoding events 110–113
-//! (REFERENCE §3, §4.8), on core's envelope.
+//! (docs/vendor-rules.md), on core's envelope.
 //!
 //! Exists so that a webhook receiver, the supervisors and the emulator agree on what each event
 //! carries. Reading is tolerant (both `lts` units, the legacy `"seiOptions": ""`), and an unknown
@@ -14,11 +14,11 @@ use crate::mediapush::ConverterInfo;
 use crate::wire::{opt_u64_lenient, u64_lenient, wire_enum};
 
 /// The product id the emulator puts on Cloud Transcoding notices. The docs are SILENT on it
-/// (REFERENCE §4.8); receivers here dispatch on `eventType` (110–113 belong to no other product),
+/// (docs/vendor-rules.md); receivers here dispatch on `eventType` (110–113 belong to no other product),
 /// so the value is informational only.
 pub const PRODUCT_CLOUD_TRANSCODING_EMULATED: u32 = 0;
 
-/// Media Push event types (REFERENCE §3).
+/// Media Push event types (docs/vendor-rules.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum MediaPushEventKind {
     /// 1: converter created.
@@ -76,7 +76,7 @@ wire_enum!(
 pub struct ConverterEventPayload {
     /// The converter, as much as the event carries.
     pub converter: ConverterInfo,
-    /// Event time. Described as Unix ms, but every example is seconds (REFERENCE §3 AMBIGUOUS):
+    /// Event time. Described as Unix ms, but every example is seconds (docs/vendor-rules.md AMBIGUOUS):
     /// kept as sent.
     #[serde(default, with = "u64_lenient")]
     pub lts: u64,
@@ -114,7 +114,7 @@ wire_enum!(
     }
 );
 
-/// Cloud Transcoding event types (REFERENCE §4.8).
+/// Cloud Transcoding event types (docs/vendor-rules.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum TranscoderEventKind {
     /// 110: started.
@@ -166,7 +166,7 @@ pub struct TranscoderEventDetails {
     /// tokens included), kept as sent and printed redacted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transcoder: Option<crate::echoed::EchoedJson>,
-    /// Documented as seconds, but the examples are ms (REFERENCE §4.8 AMBIGUOUS): kept as sent.
+    /// Documented as seconds, but the examples are ms (docs/vendor-rules.md AMBIGUOUS): kept as sent.
     #[serde(
         default,
         with = "opt_u64_lenient",

@@ -60,11 +60,11 @@ macro_rules! secret_string {
 }
 
 secret_string!(
-    /// An RTC token for joining a channel (REFERENCE §4.3 `rtcToken`).
+    /// An RTC token for joining a channel (docs/vendor-rules.md `rtcToken`).
     RtcToken
 );
 secret_string!(
-    /// A Cloud Transcoding builder token (REFERENCE §4.2 `tokenName`).
+    /// A Cloud Transcoding builder token (docs/vendor-rules.md `tokenName`).
     BuilderToken
 );
 

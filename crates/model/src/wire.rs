@@ -1,6 +1,6 @@
 //! Tolerant reading, exact writing: serde helpers for the vendor's inconsistent wire forms.
 //!
-//! Exists because the vendor's own examples contradict its tables (REFERENCE §2.7, §4.4, §7.6):
+//! Exists because the vendor's own examples contradict its tables (docs/vendor-rules.md):
 //! numbers arrive as strings, enum values change case, new states appear. We read every
 //! documented form and write one exact form, so a client never fails on a real response and the
 //! emulator always answers as the examples do.
@@ -159,7 +159,7 @@ pub(crate) mod opt_u32_lenient {
 }
 
 /// An optional object that legacy payloads send as a string (`"seiOptions": ""`,
-/// REFERENCE §3 AMBIGUOUS): a string or null reads as `None`.
+/// docs/vendor-rules.md AMBIGUOUS): a string or null reads as `None`.
 pub(crate) fn object_or_string<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
 where
     D: Deserializer<'de>,

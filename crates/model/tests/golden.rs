@@ -1,6 +1,6 @@
 //! Every example body: parses, validates where it is a request, and re-serialises to equivalent
-//! JSON. Files without a `derived_` prefix are printed in REFERENCE; `derived_` files are built
-//! from REFERENCE's tables where it prints no full body.
+//! JSON. Files without a `derived_` prefix are printed in docs/vendor-rules.md; `derived_` files are built
+//! from docs/vendor-rules.md's tables where it prints no full body.
 //!
 //! "Equivalent" allows exactly the documented normalisations of exact writing (listed per file):
 //! `idleTimeout` → `idleTimeOut` in requests, `"High"` → `"high"`, `watermarks` → `waterMarks`,

@@ -18,7 +18,7 @@ use crate::Error;
 pub(crate) const ACQUIRE_PATH: &str = "/v1/projects/{appId}/rtsc/cloud-transcoder/builderTokens";
 pub(crate) const CREATE_PATH: &str = "/v1/projects/{appId}/rtsc/cloud-transcoder/tasks";
 pub(crate) const TASK_PATH: &str = "/v1/projects/{appId}/rtsc/cloud-transcoder/tasks/{taskId}";
-/// The mask of a full-config update (REFERENCE §4.5).
+/// The mask of a full-config update (docs/vendor-rules.md).
 pub(crate) const UPDATE_MASK: &str = "services.cloudTranscoder.config";
 
 pub(crate) use agora_rest_transport::encode_path_segment as encode;
@@ -35,7 +35,7 @@ pub struct AcquiredToken {
 }
 
 impl AcquiredToken {
-    /// Whether a Create sent now is within 2 s of the Acquire request (SEEDS 004).
+    /// Whether a Create sent now is within 2 s of the Acquire request (the Cloud Transcoding service-status guide).
     pub fn fresh(&self) -> bool {
         let age = BuilderTokenAge::new(Duration::ZERO);
         age.for_create(self.at.elapsed()) == TokenVerdict::Fresh
@@ -106,7 +106,7 @@ impl Transcoder {
         )
     }
 
-    /// Acquires a builder token for `instance_id` (REFERENCE §4.2).
+    /// Acquires a builder token for `instance_id` (docs/vendor-rules.md).
     pub async fn acquire(&self, instance_id: &str) -> Result<AcquiredToken, Error> {
         let req = AcquireRequest::new(instance_id);
         req.validate()?;

@@ -104,7 +104,7 @@ impl TaskHandle {
         self.transcoder.query(&self.task_id, &self.token).await
     }
 
-    /// Replaces the config (REFERENCE §4.5): the full body goes out with the next
+    /// Replaces the config (docs/vendor-rules.md): the full body goes out with the next
     /// `sequenceId`; changes the service would not apply are refused before sending. Updates of
     /// one task go out one at a time, so no stale `sequenceId` is ever sent.
     pub async fn update(&self, new: TranscoderConfig) -> Result<(), Error> {

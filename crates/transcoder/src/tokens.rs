@@ -1,8 +1,8 @@
 //! Where the transcoder's output RTC tokens come from: one token per UID.
 //!
-//! Exists because an RTC token is minted for one UID (REFERENCE §4.3: "the output `rtcToken` is
+//! Exists because an RTC token is minted for one UID (docs/vendor-rules.md: "the output `rtcToken` is
 //! generated for `outputs[].rtc.rtcUid`"), and the start procedure switches to the backup UID
-//! when Create keeps failing (SEEDS 004). A config carries one token; the backup UID needs its
+//! when Create keeps failing (the Cloud Transcoding service-status guide). A config carries one token; the backup UID needs its
 //! own, so the procedure asks a provider for the token of each UID it publishes as, instead of
 //! sending the primary's token with the backup UID (which the service would refuse at join).
 

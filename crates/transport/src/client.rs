@@ -265,7 +265,7 @@ impl Service<Request<Bytes>> for Client {
     }
 }
 
-/// The ids a response carries, for logs and support tickets (REFERENCE §1.3).
+/// The ids a response carries, for logs and support tickets (docs/vendor-rules.md).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ResponseIds {
     /// `X-Request-ID`.

@@ -16,7 +16,7 @@ use crate::layer::retry::Jitter;
 use crate::resolve::Resolver;
 
 /// Per-attempt timeout by default. The community clients use 10 s for a whole call
-/// (REFERENCE §5); we bound each attempt instead, and leave the whole call unbounded unless
+/// (docs/vendor-rules.md); we bound each attempt instead, and leave the whole call unbounded unless
 /// [`Config::with_call_timeout`] is set, because the vendor's retry schedules alone take
 /// half a minute.
 pub const DEFAULT_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);

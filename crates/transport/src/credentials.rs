@@ -9,7 +9,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use crate::Error;
 
-/// A customer id and secret (Console → Developer Toolkit → RESTful API, REFERENCE §1.1).
+/// A customer id and secret (Console → Developer Toolkit → RESTful API, docs/vendor-rules.md).
 ///
 /// Held in `secrecy` types; the Basic `Authorization` value is computed once and marked
 /// sensitive, so neither appears in `Debug` output, logs or errors.

@@ -2,11 +2,11 @@
 
 use std::time::Duration;
 
-/// Consecutive 404/5xx answers that mean the task failed (REFERENCE §2.8, SEEDS 000).
+/// Consecutive 404/5xx answers that mean the task failed (docs/vendor-rules.md, the Media Push best-practices guide).
 pub const FAILURES_IN_A_ROW: u32 = 3;
 
 /// How long a high-availability migration may take; the task may answer 404 meanwhile
-/// (REFERENCE §2.8, SEEDS 000 "migrated within 120 seconds").
+/// (docs/vendor-rules.md, the Media Push best-practices guide "migrated within 120 seconds").
 pub const HA_MIGRATION_WINDOW: Duration = Duration::from_secs(120);
 
 /// One look at a converter.
@@ -45,7 +45,7 @@ pub enum ConverterVerdict {
         /// When the first of them was seen.
         since: Duration,
     },
-    /// Failed: check the CDN URL, then delete and re-create (SEEDS 000).
+    /// Failed: check the CDN URL, then delete and re-create (the Media Push best-practices guide).
     Failed(FailReason),
 }
 

@@ -5,7 +5,7 @@ use std::time::Duration;
 use crate::backoff::{NOT_FOUND_CONFIRMATION, QUERY_SERVER_ERROR, Schedule};
 
 /// How often to Query a running transcoder when high reliability is wanted
-/// (REFERENCE §4.4, SEEDS 004 "every 2 minutes").
+/// (docs/vendor-rules.md, the Cloud Transcoding service-status guide "every 2 minutes").
 pub const RUNNING_CHECK_INTERVAL: Duration = Duration::from_secs(120);
 
 /// What one running-check Query showed.

@@ -5,7 +5,7 @@ use std::time::Duration;
 use crate::backoff::Schedule;
 
 /// A task not `STARTED` or `IN_PROGRESS` this long after its task id arrived has failed to
-/// start (REFERENCE §4.4, SEEDS 004).
+/// start (docs/vendor-rules.md, the Cloud Transcoding service-status guide).
 pub const STARTUP_TIMEOUT: Duration = Duration::from_secs(90);
 
 /// What one startup Query showed.

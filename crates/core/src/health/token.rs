@@ -3,10 +3,10 @@
 use std::time::Duration;
 
 /// Send Create within this long after Acquire, or acquire a new token
-/// (REFERENCE §4.2, SEEDS 004 "within 2 seconds").
+/// (docs/vendor-rules.md, the Cloud Transcoding service-status guide "within 2 seconds").
 pub const BUILDER_TOKEN_CREATE_WINDOW: Duration = Duration::from_secs(2);
 
-/// How long a builder token is valid "for creating" (REFERENCE §4.2: 5 min).
+/// How long a builder token is valid "for creating" (docs/vendor-rules.md: 5 min).
 pub const BUILDER_TOKEN_VALIDITY: Duration = Duration::from_secs(5 * 60);
 
 /// Whether a token may still be used for Create.

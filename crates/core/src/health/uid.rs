@@ -5,7 +5,7 @@ use crate::name::UidPair;
 /// Which UID of a [`UidPair`] the next Create uses.
 ///
 /// UIDs in a channel must be unique, and a task that failed may linger with its UID for a
-/// while, so each re-create switches to the other UID of the pair (SEEDS 004 "alternate between
+/// while, so each re-create switches to the other UID of the pair (the Cloud Transcoding service-status guide "alternate between
 /// the primary and backup UIDs").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct UidRotation {

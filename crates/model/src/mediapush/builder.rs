@@ -52,7 +52,7 @@ impl ConverterBuilder {
         }
     }
 
-    /// A raw (non-transcoded) converter relaying user `uid` of `rtc_channel` (REFERENCE §2.3).
+    /// A raw (non-transcoded) converter relaying user `uid` of `rtc_channel` (docs/vendor-rules.md).
     pub fn raw(rtc_channel: impl Into<String>, uid: u32, rtmp_url: impl Into<String>) -> Self {
         ConverterBuilder {
             converter: Converter {
@@ -165,7 +165,7 @@ impl VideoOptions {
         }
     }
 
-    /// The audio-only SEI trick (REFERENCE §2.2, SEEDS 000 "Output SEI in audio-only scenarios"):
+    /// The audio-only SEI trick (docs/vendor-rules.md, the Media Push best-practices guide "Output SEI in audio-only scenarios"):
     /// a 16×16 canvas, so no video transcoding is billed, carrying `sei` from user
     /// `carrier_uid`.
     pub fn sei_only(carrier_uid: u32, sei: SeiOptions) -> Self {

@@ -1,4 +1,4 @@
-//! The Media Push converter: what to pull from a channel and where to push it (REFERENCE §2.2–2.3).
+//! The Media Push converter: what to pull from a channel and where to push it (docs/vendor-rules.md–2.3).
 //!
 //! One type serves Create (a full converter), Update (only the changed subtree) and the
 //! converter part of Get, so every field is optional on the type; `validate_create` and
@@ -33,7 +33,7 @@ pub struct Converter {
     /// Seconds with no publisher before the converter is destroyed.
     ///
     /// Written `idleTimeOut` as the request tables spell it; `idleTimeout` (the examples' and
-    /// responses' spelling) is accepted too (REFERENCE §2.2 AMBIGUOUS).
+    /// responses' spelling) is accepted too (docs/vendor-rules.md AMBIGUOUS).
     #[serde(
         default,
         rename = "idleTimeOut",
@@ -47,7 +47,7 @@ pub struct Converter {
     pub jitter_buffer_size_ms: Option<u32>,
 }
 
-/// `transcodeOptions` (REFERENCE §2.2).
+/// `transcodeOptions` (docs/vendor-rules.md).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TranscodeOptions {
@@ -62,7 +62,7 @@ pub struct TranscodeOptions {
     pub video_options: Option<VideoOptions>,
 }
 
-/// `rawOptions` (REFERENCE §2.3).
+/// `rawOptions` (docs/vendor-rules.md).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RawOptions {
@@ -70,7 +70,7 @@ pub struct RawOptions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rtc_channel: Option<String>,
     /// The user whose streams are relayed. Read from a number or a string (the vendor's
-    /// middleware sends a string, REFERENCE §2.3); written as a number.
+    /// middleware sends a string, docs/vendor-rules.md); written as a number.
     #[serde(
         default,
         with = "opt_u32_lenient",
@@ -89,7 +89,7 @@ wire_enum!(
     }
 );
 
-/// `audioOptions` (REFERENCE §2.2). `{}` is a valid value: all defaults.
+/// `audioOptions` (docs/vendor-rules.md). `{}` is a valid value: all defaults.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AudioOptions {
@@ -136,7 +136,7 @@ wire_enum!(
 
 wire_enum!(
     /// `videoOptions.codecProfile`. Read in any case (the examples send `"High"`), written
-    /// lowercase as the table does (REFERENCE §2.2 AMBIGUOUS).
+    /// lowercase as the table does (docs/vendor-rules.md AMBIGUOUS).
     VideoCodecProfile {
         /// `high` (default).
         High => "high",
@@ -157,7 +157,7 @@ wire_enum!(
     }
 );
 
-/// `videoOptions` (REFERENCE §2.2).
+/// `videoOptions` (docs/vendor-rules.md).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct VideoOptions {
@@ -200,7 +200,7 @@ pub struct VideoOptions {
     pub sei_options: Option<SeiOptions>,
 }
 
-/// `videoOptions.canvas` (REFERENCE §2.2).
+/// `videoOptions.canvas` (docs/vendor-rules.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Canvas {
@@ -229,7 +229,7 @@ pub struct LayoutRegion {
     pub height: u32,
 }
 
-/// A user's video in the layout (REFERENCE §2.2 RtcStreamView).
+/// A user's video in the layout (docs/vendor-rules.md RtcStreamView).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RtcStreamView {
@@ -242,12 +242,12 @@ pub struct RtcStreamView {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fill_mode: Option<FillMode>,
     /// Shown while the user publishes no video. The type table marks it required but the
-    /// examples omit it: optional here (REFERENCE §2.2 AMBIGUOUS).
+    /// examples omit it: optional here (docs/vendor-rules.md AMBIGUOUS).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub placeholder_image_url: Option<String>,
 }
 
-/// An image in the layout (REFERENCE §2.2 ImageView).
+/// An image in the layout (docs/vendor-rules.md ImageView).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ImageView {
@@ -280,7 +280,7 @@ impl LayoutElement {
     }
 }
 
-/// `videoOptions.vertical` (REFERENCE §2.2).
+/// `videoOptions.vertical` (docs/vendor-rules.md).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct VerticalLayout {
@@ -299,7 +299,7 @@ pub struct VerticalLayout {
     pub refresh_interval_sec: Option<u32>,
 }
 
-/// `videoOptions.seiOptions` (REFERENCE §2.2). `{}` means no SEI.
+/// `videoOptions.seiOptions` (docs/vendor-rules.md). `{}` means no SEI.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SeiOptions {
@@ -347,7 +347,7 @@ pub struct SeiSink {
 }
 
 wire_enum!(
-    /// A converter's state (REFERENCE §2.4). Older docs also listed `idle`, `recovering` and
+    /// A converter's state (docs/vendor-rules.md). Older docs also listed `idle`, `recovering` and
     /// `failure`; those and any new value are kept as `Other`.
     ConverterState {
         /// Starting up.

@@ -1,4 +1,4 @@
-//! Media Push (RTMP converters): requests, responses and their rules (REFERENCE §2).
+//! Media Push (RTMP converters): requests, responses and their rules (docs/vendor-rules.md).
 
 mod builder;
 mod converter;

@@ -1,4 +1,4 @@
-//! Media Push request envelopes: Create and Update (REFERENCE §2.2, §2.5).
+//! Media Push request envelopes: Create and Update (docs/vendor-rules.md).
 
 use agora_rest_core::error::Error as CoreError;
 use agora_rest_core::update_rules::{ConverterShape, check_push_update_mask};
@@ -30,7 +30,7 @@ impl CreateConverterRequest {
 /// The body of Update: the changed subtree and the `fields` mask naming its paths.
 ///
 /// Written with `fields` at the top level as the current docs do; read from there or from
-/// inside `converter`, where a 2021 example put it (REFERENCE §2.5 AMBIGUOUS).
+/// inside `converter`, where a 2021 example put it (docs/vendor-rules.md AMBIGUOUS).
 ///
 /// Written *pruned*: the `converter` sent carries only the paths its mask names, so a field
 /// set by mistake outside the mask (an immutable one included) never goes on the wire.

@@ -1,11 +1,11 @@
-//! Media Push responses: Create/Update, Get (both documented shapes) and List (REFERENCE §2.4–2.7).
+//! Media Push responses: Create/Update, Get (both documented shapes) and List (docs/vendor-rules.md–2.7).
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::converter::{ConverterState, RawOptions, TranscodeOptions};
 use crate::wire::{opt_u32_lenient, opt_u64_lenient, u64_as_string, u64_lenient};
 
-/// The converter part of a Create or Update response (REFERENCE §2.4).
+/// The converter part of a Create or Update response (docs/vendor-rules.md).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ConverterStatus {
@@ -45,7 +45,7 @@ impl ConverterResponse {
     }
 }
 
-/// A converter as Get returns it (REFERENCE §2.6).
+/// A converter as Get returns it (docs/vendor-rules.md).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ConverterInfo {
@@ -92,7 +92,7 @@ pub struct ConverterInfo {
     pub state: Option<ConverterState>,
 }
 
-/// Which of the two documented Get shapes a body uses (REFERENCE §2.6 AMBIGUOUS).
+/// Which of the two documented Get shapes a body uses (docs/vendor-rules.md AMBIGUOUS).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum GetShape {
     /// The converter's fields at the top level (the transcoded examples).
@@ -143,7 +143,7 @@ impl<'de> Deserialize<'de> for GetConverterResponse {
     }
 }
 
-/// The body of a List response (REFERENCE §2.7).
+/// The body of a List response (docs/vendor-rules.md).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ListConvertersResponse {
     /// `true` on success.
@@ -153,7 +153,7 @@ pub struct ListConvertersResponse {
     pub data: ListPage,
 }
 
-/// One page of a List (REFERENCE §2.7): at most 500 members; `cursor` 0 means the last page.
+/// One page of a List (docs/vendor-rules.md): at most 500 members; `cursor` 0 means the last page.
 ///
 /// The table and the example disagree on which numbers are strings; every number is read from
 /// either form and written as the example writes it.

@@ -1,4 +1,4 @@
-//! The Media Push request rules (REFERENCE §2.2–2.5), shared by the client and the emulator.
+//! The Media Push request rules (docs/vendor-rules.md–2.5), shared by the client and the emulator.
 
 use agora_rest_core::error::{Error as CoreError, check_len};
 use agora_rest_core::name::{ConverterName, validate_rtc_channel};
@@ -64,7 +64,7 @@ pub(crate) fn check_rtmp_url(url: &str) -> R {
 }
 
 fn check_name(name: &str) -> R {
-    // The service allows an empty name (REFERENCE §2.2); our clients require one by policy.
+    // The service allows an empty name (docs/vendor-rules.md); our clients require one by policy.
     if name.is_empty() {
         return Ok(());
     }
@@ -330,7 +330,7 @@ impl Converter {
     }
 
     /// Applies what the service does on its own: H.265 forces the `main` profile
-    /// (REFERENCE §2.2). Builders and the emulator call it, so stored values match the service.
+    /// (docs/vendor-rules.md). Builders and the emulator call it, so stored values match the service.
     pub fn normalize(&mut self) {
         if let Some(v) = self
             .transcode_options

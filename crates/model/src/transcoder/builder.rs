@@ -259,7 +259,7 @@ impl VideoOption {
 
 impl TranscoderConfig {
     /// Replaces the RTC UID of every RTC output: the re-create on the backup UID
-    /// (SEEDS 004 "alternate between the primary and backup UIDs").
+    /// (the Cloud Transcoding service-status guide "alternate between the primary and backup UIDs").
     pub fn with_output_uid(mut self, uid: u32) -> Self {
         for o in &mut self.outputs {
             if let Some(rtc) = o.rtc.as_mut() {

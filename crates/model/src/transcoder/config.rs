@@ -1,4 +1,4 @@
-//! The Cloud Transcoding task configuration (REFERENCE §4.3).
+//! The Cloud Transcoding task configuration (docs/vendor-rules.md).
 
 use serde::{Deserialize, Serialize};
 
@@ -68,7 +68,7 @@ wire_enum!(
     }
 );
 
-/// `transcoder` (REFERENCE §4.3).
+/// `transcoder` (docs/vendor-rules.md).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TranscoderConfig {
@@ -88,7 +88,7 @@ pub struct TranscoderConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub canvas: Option<TranscoderCanvas>,
     /// Watermarks. Written `waterMarks` as every example does; `watermarks` (the parameter
-    /// list's spelling) is read too (REFERENCE §4.3 AMBIGUOUS).
+    /// list's spelling) is read too (docs/vendor-rules.md AMBIGUOUS).
     #[serde(
         default,
         rename = "waterMarks",
@@ -179,7 +179,7 @@ wire_enum!(
     }
 );
 
-/// `canvas` (REFERENCE §4.3).
+/// `canvas` (docs/vendor-rules.md).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TranscoderCanvas {
@@ -211,7 +211,7 @@ pub struct Watermark {
 }
 
 wire_enum!(
-    /// `outputs[].audioOption.profileType` (REFERENCE §4.3).
+    /// `outputs[].audioOption.profileType` (docs/vendor-rules.md).
     AudioProfile {
         /// 48 kHz mono, ≤64 Kbps (default).
         Default => "AUDIO_PROFILE_DEFAULT",
@@ -254,7 +254,7 @@ wire_enum!(
     }
 );
 
-/// `outputs[].videoOption` (REFERENCE §4.3).
+/// `outputs[].videoOption` (docs/vendor-rules.md).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct VideoOption {

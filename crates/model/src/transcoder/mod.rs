@@ -1,4 +1,4 @@
-//! Cloud Transcoding: requests, the task object and their rules (REFERENCE §4).
+//! Cloud Transcoding: requests, the task object and their rules (docs/vendor-rules.md).
 
 mod builder;
 mod config;

@@ -1,4 +1,4 @@
-//! Acquire and the task object (REFERENCE §4.2, §4.4).
+//! Acquire and the task object (docs/vendor-rules.md).
 
 use std::fmt;
 
@@ -19,7 +19,7 @@ pub struct AcquireRequest {
     /// ≤64 of `[A-Za-z0-9_-]`; one instance id can mint many tokens.
     pub instance_id: String,
     /// The current English page marks it required; the Chinese doc and the Go client send only
-    /// `instanceId`. Optional here (REFERENCE §4.2 AMBIGUOUS).
+    /// `instanceId`. Optional here (docs/vendor-rules.md AMBIGUOUS).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub services: Option<Services>,
 }
@@ -66,7 +66,7 @@ pub struct AcquireResponse {
     pub token_name: BuilderToken,
 }
 
-/// `sequenceId`: a number that travels as a string (REFERENCE §4.4).
+/// `sequenceId`: a number that travels as a string (docs/vendor-rules.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct SequenceId(pub u64);
 
@@ -104,7 +104,7 @@ impl std::str::FromStr for SequenceId {
 }
 
 wire_enum!(
-    /// A task's top-level `status` (REFERENCE §4.4).
+    /// A task's top-level `status` (docs/vendor-rules.md).
     TaskStatus {
         /// `IDLE`.
         Idle => "IDLE",
@@ -130,7 +130,7 @@ wire_enum!(
 );
 
 impl TaskStatus {
-    /// `STARTED` or `IN_PROGRESS`: the guide's definition of a started transcoder (SEEDS 004).
+    /// `STARTED` or `IN_PROGRESS`: the guide's definition of a started transcoder (the Cloud Transcoding service-status guide).
     pub fn is_started(&self) -> bool {
         matches!(self, TaskStatus::Started | TaskStatus::InProgress)
     }
@@ -145,7 +145,7 @@ impl TaskStatus {
 }
 
 wire_enum!(
-    /// `services.cloudTranscoder.status`, diagnostic only (REFERENCE §4.4, SEEDS 004).
+    /// `services.cloudTranscoder.status`, diagnostic only (docs/vendor-rules.md, the Cloud Transcoding service-status guide).
     ServiceStatus {
         /// Not started.
         Idle => "serviceIdle",
@@ -219,7 +219,7 @@ pub struct TaskServices {
     pub cloud_transcoder: TaskService,
 }
 
-/// The task object returned by Create, Query and Delete (REFERENCE §4.4).
+/// The task object returned by Create, Query and Delete (docs/vendor-rules.md).
 ///
 /// Decoded leniently: only `taskId` and `status` are required, because they are all a client
 /// needs, and a Create answered with a bare `{"taskId","status","createTs"}` must not lose the

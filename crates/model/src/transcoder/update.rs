@@ -1,4 +1,4 @@
-//! Cloud Transcoding Update: which changes between two configs take effect (REFERENCE §4.5).
+//! Cloud Transcoding Update: which changes between two configs take effect (docs/vendor-rules.md).
 
 use agora_rest_core::update_rules::{InputList, TranscoderChange, check_transcoder_change};
 use serde_json::Value;

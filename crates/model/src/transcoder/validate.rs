@@ -1,4 +1,4 @@
-//! The Cloud Transcoding request rules (REFERENCE §4.3), shared by the client and the emulator.
+//! The Cloud Transcoding request rules (docs/vendor-rules.md), shared by the client and the emulator.
 
 use agora_rest_core::error::Error as CoreError;
 use agora_rest_core::name::validate_rtc_channel;
@@ -189,7 +189,7 @@ fn check_output(i: usize, o: &Output, video_inputs: usize) -> Result<bool, CoreE
 }
 
 impl TranscoderConfig {
-    /// Checks every rule of REFERENCE §4.3: ranges, one source per input, inputs from one
+    /// Checks every rule of docs/vendor-rules.md: ranges, one source per input, inputs from one
     /// channel, at most one input per list in the single modes, no CDN and RTC outputs in one
     /// task, one output channel, `repeat ≠ 0`, and the 1920×1080/30 fps output maximum.
     pub fn validate(&self) -> Result<(), Error> {

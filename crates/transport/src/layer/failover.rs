@@ -1,7 +1,7 @@
 //! Domain failover: walks core's [`FailoverPlan`] when a host cannot be reached.
 //!
 //! On a DNS failure the next host is the alternate suffix, on a network failure the adjacent
-//! region, with the guide's 1 s / 3 s / 6 s waits (REFERENCE §1.2). A host that worked is kept
+//! region, with the guide's 1 s / 3 s / 6 s waits (docs/vendor-rules.md). A host that worked is kept
 //! for later calls ([`HostPreference`]) and the primary is probed again after a while. A
 //! request that may have reached the service (a timeout, a reset mid-request) is resent only
 //! when it is idempotent; a create then fails with an error that says it may have been applied.

@@ -233,7 +233,7 @@ impl Limiters {
                         Err(wait) => wait,
                     },
                 };
-                // Never a zero sleep for a refusal: it would spin (STYLE §2.4).
+                // Never a zero sleep for a refusal: it would spin (smithy-rs once shipped that spin).
                 let wait = wait.max(Duration::from_micros(1));
                 waited += wait;
                 if waited > self.max_wait {

@@ -1,7 +1,7 @@
 //! One `X-Request-ID` per logical call, the same on every retry.
 //!
 //! The vendor asks for the id on every request and for it (with `X-Resource-ID`) when
-//! contacting support (REFERENCE §1.3). A caller-set id is kept; otherwise a UUID v4 is made.
+//! contacting support (docs/vendor-rules.md). A caller-set id is kept; otherwise a UUID v4 is made.
 //! This layer sits above retry and chooses the id once per call, recording it in the call's
 //! [`Call`] descriptor; the [`headers`](super::headers) layer, below retry and failover, writes
 //! it on every attempt. Errors carry the id; responses keep the server's `X-Request-ID`, `X-Custom-Request-ID` and
@@ -25,7 +25,7 @@ pub const X_REQUEST_ID: &str = "x-request-id";
 /// [`X_REQUEST_ID`] as a pre-parsed header name (no parsing per request).
 pub const X_REQUEST_ID_NAME: http::HeaderName = http::HeaderName::from_static(X_REQUEST_ID);
 
-/// The echo header the service returns for troubleshooting (REFERENCE §1.3).
+/// The echo header the service returns for troubleshooting (docs/vendor-rules.md).
 pub const X_CUSTOM_REQUEST_ID: &str = "x-custom-request-id";
 /// The resource id header (the converter id on Media Push).
 pub const X_RESOURCE_ID: &str = "x-resource-id";
