@@ -51,8 +51,8 @@ pub(crate) struct Target {
 
 fn from_file(path: &Option<PathBuf>, key: &str) -> Result<Option<String>, Failure> {
     let Some(path) = path else { return Ok(None) };
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| Failure::input(format!("--config {}: {e}", path.display())))?;
+    let text = String::from_utf8(read_input("--config", path, MAX_INPUT_BYTES)?)
+        .map_err(|_| Failure::input(format!("--config {}: not UTF-8 text", path.display())))?;
     Ok(text
         .lines()
         .filter_map(|l| l.split_once('='))
@@ -243,8 +243,7 @@ fn converter_from_flags(cmd: &PushCommand) -> Result<Converter, Failure> {
         return Err(Failure::input("not a create"));
     };
     if let Some(path) = json {
-        let text = std::fs::read(path)
-            .map_err(|e| Failure::input(format!("--json {}: {e}", path.display())))?;
+        let text = read_input("--json", path, MAX_INPUT_BYTES)?;
         let req: CreateConverterRequest = serde_json::from_slice(&text)
             .map_err(|e| Failure::input(format!("--json {}: {e}", path.display())))?;
         return Ok(req.converter);
@@ -273,8 +272,35 @@ fn converter_from_flags(cmd: &PushCommand) -> Result<Converter, Failure> {
     Ok(b.build()?)
 }
 
+/// A region in any case (`EU`, `eu`), sent lowercase.
 fn region(s: &str) -> Result<PathRegion, Failure> {
-    Ok(s.parse()?)
+    Ok(s.to_ascii_lowercase().parse()?)
+}
+
+/// The largest input file read (`--json`, `--config`): a request or a few keys, not a data set.
+pub(crate) const MAX_INPUT_BYTES: u64 = 1024 * 1024;
+
+/// Reads `path` for `option`, refusing more than `cap` bytes without reading further (a device
+/// like `/dev/urandom` included).
+pub(crate) fn read_input(
+    option: &str,
+    path: &std::path::Path,
+    cap: u64,
+) -> Result<Vec<u8>, Failure> {
+    use std::io::Read;
+    let shown = path.display();
+    let file =
+        std::fs::File::open(path).map_err(|e| Failure::input(format!("{option} {shown}: {e}")))?;
+    let mut bytes = Vec::new();
+    file.take(cap.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(|e| Failure::input(format!("{option} {shown}: {e}")))?;
+    if bytes.len() as u64 > cap {
+        return Err(Failure::input(format!(
+            "{option} {shown}: larger than {cap} bytes"
+        )));
+    }
+    Ok(bytes)
 }
 
 pub(crate) async fn push(target: Target, command: PushCommand) -> Result<(), Failure> {
@@ -284,7 +310,21 @@ pub(crate) async fn push(target: Target, command: PushCommand) -> Result<(), Fai
         converter.validate_create()?;
         let region = region(r)?;
         let push = MediaPush::new(target.client()?);
-        let created = push.create(region, converter).await?;
+        let name = converter.name.clone().unwrap_or_default();
+        let created = match push.create(region, converter).await {
+            Ok(c) => c,
+            // Re-running a create is not a failure: the converter exists.
+            Err(agora_rest_mediapush::Error::NameTaken { existing_id, .. }) => {
+                target.print(&serde_json::json!({
+                    "name": name,
+                    "id": existing_id,
+                    "region": region.as_str(),
+                    "outcome": "exists",
+                }));
+                return Ok(());
+            }
+            Err(e) => return Err(e.into()),
+        };
         target.print(&serde_json::json!({
             "id": created.converter.id,
             "state": created.converter.state.as_str(),
@@ -336,7 +376,12 @@ pub(crate) async fn push(target: Target, command: PushCommand) -> Result<(), Fai
                     "nothing to update: give --rtmp-url or --width/--height",
                 ));
             }
-            push.remember(&id, region(&r)?, after_sequence).await?;
+            // Sequences rise between invocations: start above the last one given and above
+            // the time, so a later process's update is never below an earlier one's.
+            let floor = after_sequence
+                .unwrap_or(0)
+                .max(agora_rest_transport::clock::system_unix_ms());
+            push.remember(&id, region(&r)?, Some(floor)).await?;
             let status = push.update(&id, update).await?;
             target.print(&to_json(&status));
         }
@@ -459,9 +504,8 @@ pub(crate) enum TranscodeCommand {
     },
 }
 
-fn read_config(path: &PathBuf) -> Result<TranscoderConfig, Failure> {
-    let text = std::fs::read(path)
-        .map_err(|e| Failure::input(format!("--json {}: {e}", path.display())))?;
+fn read_config(path: &std::path::Path) -> Result<TranscoderConfig, Failure> {
+    let text = read_input("--json", path, MAX_INPUT_BYTES)?;
     if let Ok(req) = serde_json::from_slice::<CreateTaskRequest>(&text) {
         return Ok(req.services.cloud_transcoder.config.transcoder);
     }

@@ -69,7 +69,7 @@ fn bad_input_exits_2_naming_the_field() {
             "--rtmp-url",
             "rtmp://h/x",
             "--region",
-            "EU",
+            "mars",
         ],
         None,
     );
@@ -380,4 +380,60 @@ async fn webhook_listen_refuses_unsigned_heads_and_prints_signed_notices() {
     );
     assert!(!printed.contains("TOKEN-SECRET"), "{printed}");
     let _ = child.kill().await;
+}
+
+/// Updates from two processes are both applied in order (each process starts its sequences
+/// above the time), a create re-run for an existing name exits 0 saying so, the region is read
+/// in any case, and an endless input file is refused at its size cap.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn updates_across_processes_creates_rerun_and_input_caps() {
+    let emu = Emulator::builder()
+        .credentials("cid", SECRET)
+        .start()
+        .await
+        .unwrap();
+    let url = emu.url();
+    let run = |args: Vec<String>| {
+        let url = url.clone();
+        tokio::task::spawn_blocking(move || {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            agora_rest(&args, Some(&url))
+        })
+    };
+    let words = |s: &str| s.split(' ').map(str::to_string).collect::<Vec<_>>();
+    let create = "push create --name twice --channel c --rtmp-url rtmp://h/a --uid 7 --region EU --output json";
+    let first = run(words(create)).await.unwrap();
+    assert!(first.status.success(), "{}", text(&first));
+    let id = serde_json::from_slice::<serde_json::Value>(&first.stdout).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let again = run(words(create)).await.unwrap();
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again));
+    let v: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();
+    assert_eq!(
+        (v["outcome"].as_str(), v["id"].as_str()),
+        (Some("exists"), Some(id.as_str()))
+    );
+    for target in ["rtmp://h/b", "rtmp://h/c"] {
+        let o = run(words(&format!(
+            "push update {id} --region eu --rtmp-url {target} --output json"
+        )))
+        .await
+        .unwrap();
+        assert!(o.status.success(), "{}", text(&o));
+    }
+    let got = run(words(&format!("push get {id} --region Eu --output json")))
+        .await
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&got.stdout).unwrap();
+    assert_eq!(
+        v["rtmpUrl"], "rtmp://h/c",
+        "the second update is the one that holds: {v}"
+    );
+    let t0 = tokio::time::Instant::now();
+    let endless = run(words("push create --json /dev/urandom")).await.unwrap();
+    assert_eq!(endless.status.code(), Some(2), "{}", text(&endless));
+    assert!(text(&endless).contains("larger than"), "{}", text(&endless));
+    assert!(t0.elapsed() < std::time::Duration::from_secs(10));
 }
