@@ -384,3 +384,37 @@ async fn one_lease_winner_among_many() {
     })
     .await;
 }
+
+/// Reservations made by callers that gave up (a stalled Redis runs its queued commands when it
+/// resumes) can push a bucket at most one reservation horizon ahead.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn orphaned_reservations_waste_at_most_the_horizon() {
+    bounded(async {
+        let r = redis();
+        let limiter = RedisShared::connect(&r.url, &unique_app("orphans"))
+            .await
+            .unwrap()
+            .rate_limiter();
+        let rate = Rate::per_second(50);
+        let horizon = Duration::from_secs(2);
+        let mut reserved = 0;
+        for _ in 0..500 {
+            if !matches!(
+                limiter.acquire("b", rate, horizon).await.unwrap(),
+                Acquired::TooLong(_)
+            ) {
+                reserved += 1;
+            }
+        }
+        assert!((100..=110).contains(&reserved), "{reserved} reserved");
+        match limiter
+            .acquire("b", rate, Duration::from_secs(60))
+            .await
+            .unwrap()
+        {
+            Acquired::After(w) => assert!(w <= Duration::from_millis(2100), "{w:?}"),
+            other => panic!("{other:?}"),
+        }
+    })
+    .await;
+}

@@ -64,6 +64,11 @@ pub struct Limiters {
     shared: Option<(SharedLimits, Box<Limiters>)>,
 }
 
+/// How far ahead a caller reserves a shared permit. Short, because a request that timed out
+/// on the caller's side may still run on Redis later (a stalled server runs its queue when it
+/// resumes): such orphaned reservations can then waste at most this much of the quota.
+const RESERVE_HORIZON: Duration = Duration::from_secs(2);
+
 /// How long one question to the shared limiter may take before it counts as unreachable.
 const SHARED_ANSWER_TIMEOUT: Duration = Duration::from_secs(1);
 
@@ -140,13 +145,14 @@ impl Limiters {
             let Some(key) = bucket_key(scope, call.converter.as_deref()) else {
                 continue;
             };
-            {
+            loop {
                 let left = self.max_wait.saturating_sub(waited);
+                let horizon = left.min(RESERVE_HORIZON);
                 let answer = tokio::time::timeout(
                     SHARED_ANSWER_TIMEOUT,
                     shared
                         .limiter
-                        .acquire(&key, rate.paced(SHARED_PACING_PER_MILLE), left),
+                        .acquire(&key, rate.paced(SHARED_PACING_PER_MILLE), horizon),
                 )
                 .await
                 .unwrap_or_else(|_| {
@@ -156,18 +162,26 @@ impl Limiters {
                     })
                 });
                 match answer {
-                    Ok(Acquired::Now) => {}
+                    Ok(Acquired::Now) => break,
                     // Reserved: the slot is ours once the wait is over.
                     Ok(Acquired::After(wait)) => {
                         waited += wait;
                         tokio::time::sleep(wait).await;
+                        break;
                     }
+                    // Not reserved (beyond the horizon): come back when it is within it,
+                    // unless that is past the maximum wait.
                     Ok(Acquired::TooLong(wait)) => {
-                        return Err(Error::RateLimitWait {
-                            op: call.op,
-                            needed: waited + wait,
-                            max: self.max_wait,
-                        });
+                        if waited + wait > self.max_wait {
+                            return Err(Error::RateLimitWait {
+                                op: call.op,
+                                needed: waited + wait,
+                                max: self.max_wait,
+                            });
+                        }
+                        let pause = wait.saturating_sub(horizon).max(Duration::from_millis(10));
+                        waited += pause;
+                        tokio::time::sleep(pause).await;
                     }
                     Err(e) => {
                         return match shared.when_unreachable {
