@@ -56,7 +56,7 @@ pub struct MediaPushConfig {
 pub const MAX_UPDATE_LOCK_WAIT: Duration = Duration::from_secs(30);
 
 /// The lease length of a shared update lock (renewed while the update runs).
-const UPDATE_LOCK_TTL: Duration = Duration::from_secs(15);
+const UPDATE_LOCK_TTL: Duration = Duration::from_secs(5);
 
 /// The most pages one List reads by default: 300 converters per project fit on far fewer.
 pub const DEFAULT_MAX_LIST_PAGES: usize = 1000;
