@@ -7,7 +7,7 @@
 //! That makes every rule testable exactly, and lets users with their own HTTP stack import only
 //! this crate.
 //!
-//! The numbers come from `shared/api/REFERENCE.md`; each constant's doc names its section.
+//! The numbers are the vendor guides' (docs/vendor-rules.md lists them with their sources).
 //!
 //! ```
 //! use std::time::Duration;
