@@ -160,7 +160,7 @@ async fn run() -> (f64, f64, f64, u64) {
     let counts = Arc::new(Counts::default());
     let config = ControllerConfig::default()
         .poll_jitter(0.0)
-        .max_parallel(64);
+        .settings(|s| s.max_parallel(64));
     let specs: Vec<ConverterSpec> = (0..N).map(spec).collect();
     let rss0 = rss_bytes();
     let ctl = Controller::start(client(&counts), config);

@@ -21,6 +21,7 @@ use agora_rest_model::RtcToken;
 use agora_rest_model::ncs::Notification;
 use agora_rest_transcoder::controller::{TaskController, TaskControllerConfig, TaskSpec};
 use agora_rest_transcoder::{OutputTokens, Transcoder};
+use agora_rest_transport::controller::Settings;
 use agora_rest_transport::controller::store::Stores;
 use agora_rest_transport::server::{HardenedServer, serve_until};
 use agora_rest_transport::shared_limit::WhenUnreachable;
@@ -307,18 +308,16 @@ pub(crate) async fn run(target: Target, command: ControllerCommand) -> Result<()
     let poll_every = Duration::try_from_secs_f64(args.poll_every)
         .map_err(|_| Failure::input(format!("--poll-every {}: not a duration", args.poll_every)))?;
     let holder = args.holder.clone().unwrap_or_else(default_holder);
-    let push_config = ControllerConfig::default()
-        .max_parallel(args.max_parallel)
-        .poll_every(poll_every)
-        .lease_ttl(Duration::from_secs(args.lease_ttl))
-        .holder(holder.clone());
+    // Both controllers run with the same settings, checked once.
+    let shared_settings = |s: Settings| {
+        s.max_parallel(args.max_parallel)
+            .poll_every(poll_every)
+            .lease_ttl(Duration::from_secs(args.lease_ttl))
+            .holder(holder.clone())
+    };
+    let push_config = ControllerConfig::default().settings(shared_settings);
     push_config.validate()?;
-    let task_config = TaskControllerConfig::default()
-        .max_parallel(args.max_parallel)
-        .poll_every(poll_every)
-        .lease_ttl(Duration::from_secs(args.lease_ttl))
-        .holder(holder.clone());
-    task_config.validate()?;
+    let task_config = TaskControllerConfig::default().settings(shared_settings);
     let file = read_specs(&args.spec)?;
     let mut config = target.config()?;
     let tokens = SpecTokens::default();

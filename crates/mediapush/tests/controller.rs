@@ -205,7 +205,7 @@ async fn notices_never_delay_polls() {
 async fn unread_or_dropped_event_streams_stop_nothing() {
     bounded(async {
         let emu = Emulator::builder().build();
-        let ctl = Controller::start(push(&emu), config().event_capacity(4));
+        let ctl = Controller::start(push(&emu), config().settings(|s| s.event_capacity(4)));
         let mut held = ctl.events();
         drop(ctl.events());
         // 18: under the documented SD cap of the area (20).
@@ -261,7 +261,7 @@ async fn removal_and_shutdown_work_while_creates_fail() {
 async fn recreations_are_capped_per_hour() {
     bounded(async {
         let emu = Emulator::builder().build();
-        let ctl = Controller::start(push(&emu), config().recreations_per_hour(3));
+        let ctl = Controller::start(push(&emu), config().settings(|s| s.recreations_per_hour(3)));
         ctl.apply(spec("flaky", "rtmp://a/x")).await.unwrap();
         for _ in 0..60 {
             run_for(Duration::from_secs(60)).await;
@@ -447,7 +447,10 @@ async fn three_server_errors_in_a_row_recreate() {
 async fn an_ha_migration_is_waited_out() {
     bounded(async {
         let emu = Emulator::builder().build();
-        let ctl = Controller::start(push(&emu), config().poll_every(Duration::from_secs(10)));
+        let ctl = Controller::start(
+            push(&emu),
+            config().settings(|s| s.poll_every(Duration::from_secs(10))),
+        );
         ctl.apply(spec("ha", "rtmp://a/x")).await.unwrap();
         run_for(Duration::from_secs(15)).await;
         let id = emu.converters()[0].id.clone();

@@ -19,18 +19,14 @@ use agora_rest_core::health::{
 };
 use agora_rest_core::name::UidPair;
 use agora_rest_core::operation::Operation;
-use agora_rest_core::reconcile::{
-    Action, Desired, Health, Observed, RECREATIONS_PER_HOUR, Refusal, decide,
-};
+use agora_rest_core::reconcile::{Action, Desired, Health, Observed, Refusal, decide};
 use agora_rest_model::ncs::{TranscoderEvent, TranscoderEventKind};
 use agora_rest_model::transcoder::TranscoderConfig;
 use agora_rest_transport::Call;
 use agora_rest_transport::clock::UnixClock;
-use agora_rest_transport::controller::lease::hold;
+use agora_rest_transport::controller::lease::{Leased, under_lease};
 use agora_rest_transport::controller::store::{Lease, ObservedState, ResourceStatus};
-use agora_rest_transport::controller::{
-    Reconcile, Runtime, check_lease_ttl, check_poll_every, clamp_lease_ttl, clamp_poll_every,
-};
+use agora_rest_transport::controller::{Reconcile, Runtime, STORE_RETRY, Settings};
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 use tokio::time::Instant;
@@ -44,97 +40,33 @@ pub use agora_rest_transport::controller::store::Stores;
 /// toward an exit (the Cloud Transcoding migration window, 90 s).
 pub const TASK_HA_WINDOW: Duration = Duration::from_secs(90);
 
-/// Task controller settings; the defaults are the guide's cadence.
+/// Task controller settings: the settings every controller shares (the running check every
+/// 2 minutes by default). Same shape as the converter controller's config.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct TaskControllerConfig {
-    /// How often a running task is queried (default 2 minutes, the guide's running check).
-    pub poll_every: Duration,
-    /// Restarts per task per hour (default 6).
-    pub recreations_per_hour: u32,
-    /// Tasks reconciled at once (default 16).
-    pub max_parallel: usize,
-    /// This replica's name in leases.
-    pub holder: String,
-    /// How long a lease lasts.
-    pub lease_ttl: Duration,
-    /// Events kept for slow subscribers before they see `Lagged` (default 1024).
-    pub event_capacity: usize,
+    /// Poll cadence, restart cap, parallelism, lease and event buffer.
+    pub settings: Settings,
 }
 
 impl Default for TaskControllerConfig {
     fn default() -> Self {
         TaskControllerConfig {
-            poll_every: RUNNING_CHECK_INTERVAL,
-            recreations_per_hour: RECREATIONS_PER_HOUR,
-            max_parallel: 16,
-            holder: "agora-rest".to_string(),
-            lease_ttl: Duration::from_secs(30),
-            event_capacity: 1024,
+            settings: Settings::new(RUNNING_CHECK_INTERVAL),
         }
     }
 }
 
 impl TaskControllerConfig {
-    /// Sets the interval of the running check.
-    pub fn poll_every(mut self, every: Duration) -> Self {
-        self.poll_every = every;
+    /// Changes the shared settings: `config.settings(|s| s.poll_every(every).holder("a"))`.
+    pub fn settings(mut self, change: impl FnOnce(Settings) -> Settings) -> Self {
+        self.settings = change(self.settings);
         self
     }
 
-    /// Sets the restart cap per hour.
-    pub fn recreations_per_hour(mut self, cap: u32) -> Self {
-        self.recreations_per_hour = cap;
-        self
-    }
-
-    /// Sets this replica's name in leases (replicas sharing stores need distinct names).
-    pub fn holder(mut self, holder: impl Into<String>) -> Self {
-        self.holder = holder.into();
-        self
-    }
-
-    /// Sets how long a lease on a task lasts before another replica may take it.
-    pub fn lease_ttl(mut self, ttl: Duration) -> Self {
-        self.lease_ttl = ttl;
-        self
-    }
-
-    /// Sets how many tasks are reconciled at once.
-    pub fn max_parallel(mut self, n: usize) -> Self {
-        self.max_parallel = n;
-        self
-    }
-
-    /// Sets how many events a slow subscriber may fall behind before it sees `Lagged`.
-    pub fn event_capacity(mut self, n: usize) -> Self {
-        self.event_capacity = n;
-        self
-    }
-
-    /// Checks the settings, naming the one that breaks a rule: the poll interval from 100 ms to
-    /// a day, a lease of 1 s to an hour, at least one task at a time. (A controller started
-    /// with unchecked settings holds them within those bounds.)
+    /// Checks the settings, naming the one that breaks a rule (see [`Settings::validate`]).
     pub fn validate(&self) -> Result<(), Error> {
-        check_poll_every("task_controller.poll_every", self.poll_every)?;
-        check_lease_ttl("task_controller.lease_ttl", self.lease_ttl)?;
-        if self.max_parallel == 0 {
-            return Err(agora_rest_core::Error::OutOfRange {
-                field: "task_controller.max_parallel".into(),
-                min: 1,
-                max: i64::MAX,
-                actual: 0,
-            }
-            .into());
-        }
-        Ok(())
-    }
-
-    fn clamped(mut self) -> Self {
-        self.poll_every = clamp_poll_every(self.poll_every);
-        self.lease_ttl = clamp_lease_ttl(self.lease_ttl);
-        self.max_parallel = self.max_parallel.max(1);
-        self
+        Ok(self.settings.validate()?)
     }
 }
 
@@ -243,7 +175,7 @@ struct Shared {
     transcoder: Transcoder,
     tokens: Arc<dyn OutputTokens>,
     stores: Stores,
-    config: TaskControllerConfig,
+    config: Settings,
     events: broadcast::Sender<TaskEvent>,
     ids: Mutex<HashMap<String, String>>,
     keys: Mutex<HashMap<String, KeyState>>,
@@ -296,7 +228,7 @@ impl TaskController {
         config: TaskControllerConfig,
         stores: Stores,
     ) -> TaskController {
-        let config = config.clamped();
+        let config = config.settings.clamped();
         let max_parallel = config.max_parallel;
         let (events, _) = broadcast::channel(config.event_capacity.max(1));
         let shared = Arc::new(Shared {
@@ -417,39 +349,34 @@ struct Reconciler(Arc<Shared>);
 impl Reconcile for Reconciler {
     async fn reconcile(&self, key: &str) -> Option<Instant> {
         let shared = &*self.0;
-        let granted_at = Instant::now();
-        let acquired = shared
-            .stores
-            .leases
-            .acquire(key, &shared.config.holder, shared.config.lease_ttl)
-            .await;
-        match acquired {
-            Ok(Some(lease)) => {
-                let leases = &*shared.stores.leases;
-                match hold(leases, &lease, granted_at, reconcile(shared, key, &lease)).await {
-                    Ok(next) => next,
-                    Err(lost) => {
-                        shared.say(TaskEvent::ActionFailed {
-                            key: key.to_string(),
-                            action: "lease",
-                            error: lost.to_string(),
-                        });
-                        Some(Instant::now() + Duration::from_secs(1))
-                    }
-                }
+        let settings = &shared.config;
+        let leased = under_lease(
+            &*shared.stores.leases,
+            key,
+            &settings.holder,
+            settings.lease_ttl,
+            |lease| async move { reconcile(shared, key, &lease).await },
+        )
+        .await;
+        match leased {
+            Leased::Done(next) => next,
+            Leased::Lost(lost) => {
+                shared.say(TaskEvent::ActionFailed {
+                    key: key.to_string(),
+                    action: "lease",
+                    error: lost.to_string(),
+                });
+                Some(Instant::now() + Duration::from_secs(1))
             }
             // Another replica owns it: look again at the next poll.
-            Ok(None) => Some(granted_at + shared.config.poll_every),
-            Err(e) => {
+            Leased::Elsewhere => Some(Instant::now() + settings.poll_every),
+            Leased::Unavailable(e) => {
                 store_unavailable(shared, key, &e);
-                Some(granted_at + STORE_RETRY)
+                Some(Instant::now() + STORE_RETRY)
             }
         }
     }
 }
-
-/// How soon a reconcile is tried again after a store failed.
-const STORE_RETRY: Duration = Duration::from_secs(5);
 
 /// Reports that a store cannot be read or written: no action was taken on `key`.
 fn store_unavailable(shared: &Shared, key: &str, e: &agora_rest_transport::Error) {

@@ -493,7 +493,7 @@ async fn an_absurd_poll_interval_is_refused() {
     use agora_rest_transport::controller::MAX_POLL_EVERY;
     for bad in [Duration::MAX, Duration::from_secs(u64::MAX), Duration::ZERO] {
         let err = TaskControllerConfig::default()
-            .poll_every(bad)
+            .settings(|s| s.poll_every(bad))
             .validate()
             .err()
             .unwrap();
@@ -501,7 +501,7 @@ async fn an_absurd_poll_interval_is_refused() {
     }
     assert!(
         TaskControllerConfig::default()
-            .poll_every(MAX_POLL_EVERY)
+            .settings(|s| s.poll_every(MAX_POLL_EVERY))
             .validate()
             .is_ok()
     );
@@ -509,7 +509,7 @@ async fn an_absurd_poll_interval_is_refused() {
     let ctl = TaskController::start_with(
         transcoder(&fake),
         agora_rest_transcoder::UidTokens::new(),
-        TaskControllerConfig::default().poll_every(Duration::MAX),
+        TaskControllerConfig::default().settings(|s| s.poll_every(Duration::MAX)),
         agora_rest_transcoder::controller::Stores::default(),
     );
     bounded(ctl.shutdown()).await;

@@ -9,6 +9,11 @@ pub const FAILURES_IN_A_ROW: u32 = 3;
 /// (docs/vendor-rules.md, the Media Push best-practices guide "migrated within 120 seconds").
 pub const HA_MIGRATION_WINDOW: Duration = Duration::from_secs(120);
 
+/// How often a healthy converter is looked at. Our choice: the Media Push guide names no
+/// cadence, so converters are checked like Cloud Transcoding tasks (its running check, every
+/// 2 minutes).
+pub const CONVERTER_CHECK_INTERVAL: Duration = super::RUNNING_CHECK_INTERVAL;
+
 /// One look at a converter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ConverterObservation {

@@ -13,8 +13,8 @@ mod token;
 mod uid;
 
 pub use converter::{
-    ConverterHealth, ConverterObservation, ConverterVerdict, FAILURES_IN_A_ROW, FailReason,
-    HA_MIGRATION_WINDOW,
+    CONVERTER_CHECK_INTERVAL, ConverterHealth, ConverterObservation, ConverterVerdict,
+    FAILURES_IN_A_ROW, FailReason, HA_MIGRATION_WINDOW,
 };
 pub use running::{RUNNING_CHECK_INTERVAL, RunningCheck, RunningObservation, RunningVerdict};
 pub use startup::{STARTUP_TIMEOUT, StartupCheck, StartupObservation, StartupVerdict};

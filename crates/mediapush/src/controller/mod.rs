@@ -24,21 +24,18 @@ use std::time::Duration;
 
 use agora_rest_core::backoff::MEDIA_PUSH_RETRY;
 use agora_rest_core::health::{
-    ConverterHealth, ConverterObservation, ConverterVerdict, HA_MIGRATION_WINDOW,
+    CONVERTER_CHECK_INTERVAL, ConverterHealth, ConverterObservation, ConverterVerdict,
+    HA_MIGRATION_WINDOW,
 };
 use agora_rest_core::operation::Operation;
-use agora_rest_core::reconcile::{
-    Action, Desired, Health, Observed, RECREATIONS_PER_HOUR, Refusal, decide,
-};
+use agora_rest_core::reconcile::{Action, Desired, Health, Observed, Refusal, decide};
 use agora_rest_model::mediapush::ConverterState;
 use agora_rest_model::ncs::{DestroyReason, MediaPushEvent, MediaPushEventKind};
 use agora_rest_transport::Call;
 use agora_rest_transport::clock::UnixClock;
-use agora_rest_transport::controller::lease::hold;
+use agora_rest_transport::controller::lease::{Leased, under_lease};
 use agora_rest_transport::controller::store::{Lease, ObservedState, ResourceStatus};
-use agora_rest_transport::controller::{
-    Reconcile, Runtime, check_lease_ttl, check_poll_every, clamp_lease_ttl, clamp_poll_every,
-};
+use agora_rest_transport::controller::{Reconcile, Runtime, STORE_RETRY, Settings};
 use tokio::sync::broadcast;
 use tokio::time::Instant;
 
@@ -48,48 +45,35 @@ pub use spec::ConverterSpec;
 use crate::client::{MediaPush, ONE_PATH};
 use crate::{Deleted, Error, Update};
 
-/// Controller settings; the defaults are the guide's cadence.
+/// Converter controller settings: the settings every controller shares, and the converter's
+/// own. The defaults are the guide's cadence.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct ControllerConfig {
-    /// How often a healthy converter is looked at (default 2 minutes).
-    pub poll_every: Duration,
+    /// Poll cadence, re-creation cap, parallelism, lease and event buffer (poll every
+    /// 2 minutes by default).
+    pub settings: Settings,
     /// Jitter of the poll interval, a fraction (default 0.1: ±10 %).
     pub poll_jitter: f64,
-    /// Re-creations per converter per hour (default 6).
-    pub recreations_per_hour: u32,
     /// The HA migration window a 404 streak must outlast (default 120 s; `None`: the literal
     /// "three in a row").
     pub ha_window: Option<Duration>,
-    /// Converters reconciled at once (default 16).
-    pub max_parallel: usize,
-    /// This replica's name in leases.
-    pub holder: String,
-    /// How long a lease lasts.
-    pub lease_ttl: Duration,
-    /// Events kept for slow subscribers before they see `Lagged` (default 1024).
-    pub event_capacity: usize,
 }
 
 impl Default for ControllerConfig {
     fn default() -> Self {
         ControllerConfig {
-            poll_every: Duration::from_secs(120),
+            settings: Settings::new(CONVERTER_CHECK_INTERVAL),
             poll_jitter: 0.1,
-            recreations_per_hour: RECREATIONS_PER_HOUR,
             ha_window: Some(HA_MIGRATION_WINDOW),
-            max_parallel: 16,
-            holder: "agora-rest".to_string(),
-            lease_ttl: Duration::from_secs(30),
-            event_capacity: 1024,
         }
     }
 }
 
 impl ControllerConfig {
-    /// Sets the poll interval.
-    pub fn poll_every(mut self, every: Duration) -> Self {
-        self.poll_every = every;
+    /// Changes the shared settings: `config.settings(|s| s.poll_every(every).holder("a"))`.
+    pub fn settings(mut self, change: impl FnOnce(Settings) -> Settings) -> Self {
+        self.settings = change(self.settings);
         self
     }
 
@@ -99,58 +83,13 @@ impl ControllerConfig {
         self
     }
 
-    /// Sets how many events a slow subscriber may fall behind before it sees `Lagged`.
-    pub fn event_capacity(mut self, n: usize) -> Self {
-        self.event_capacity = n;
-        self
-    }
-
-    /// Sets the re-creation cap per hour.
-    pub fn recreations_per_hour(mut self, cap: u32) -> Self {
-        self.recreations_per_hour = cap;
-        self
-    }
-
-    /// Sets this replica's name in leases (replicas sharing stores need distinct names).
-    pub fn holder(mut self, holder: impl Into<String>) -> Self {
-        self.holder = holder.into();
-        self
-    }
-
-    /// Sets how long a lease on a converter lasts before another replica may take it.
-    pub fn lease_ttl(mut self, ttl: Duration) -> Self {
-        self.lease_ttl = ttl;
-        self
-    }
-
-    /// Sets how many converters are reconciled at once.
-    pub fn max_parallel(mut self, n: usize) -> Self {
-        self.max_parallel = n;
-        self
-    }
-
-    /// Checks the settings, naming the one that breaks a rule: the poll interval from 100 ms to
-    /// a day, a lease of 1 s to an hour, at least one converter at a time. (A controller started
-    /// with unchecked settings holds them within those bounds.)
+    /// Checks the settings, naming the one that breaks a rule (see [`Settings::validate`]).
     pub fn validate(&self) -> Result<(), Error> {
-        check_poll_every("controller.poll_every", self.poll_every)?;
-        check_lease_ttl("controller.lease_ttl", self.lease_ttl)?;
-        if self.max_parallel == 0 {
-            return Err(agora_rest_core::Error::OutOfRange {
-                field: "controller.max_parallel".into(),
-                min: 1,
-                max: i64::MAX,
-                actual: 0,
-            }
-            .into());
-        }
-        Ok(())
+        Ok(self.settings.validate()?)
     }
 
     fn clamped(mut self) -> Self {
-        self.poll_every = clamp_poll_every(self.poll_every);
-        self.lease_ttl = clamp_lease_ttl(self.lease_ttl);
-        self.max_parallel = self.max_parallel.max(1);
+        self.settings = self.settings.clamped();
         self.poll_jitter = self.poll_jitter.clamp(0.0, 0.9);
         self
     }
@@ -226,7 +165,7 @@ impl Controller {
     /// (what runs is adopted).
     pub fn start_with(push: MediaPush, config: ControllerConfig, stores: Stores) -> Controller {
         let config = config.clamped();
-        let (events, _) = broadcast::channel(config.event_capacity.max(1));
+        let (events, _) = broadcast::channel(config.settings.event_capacity.max(1));
         let shared = Arc::new(Shared {
             push,
             stores,
@@ -236,7 +175,7 @@ impl Controller {
             keys: Mutex::default(),
             clock: UnixClock::new(),
         });
-        let max = shared.config.max_parallel;
+        let max = shared.config.settings.max_parallel;
         let reconciler: Arc<dyn Reconcile> = Arc::new(Reconciler(Arc::clone(&shared)));
         let runtime = Runtime::spawn(reconciler, Arc::clone(&shared.stores.desired), max);
         Controller { shared, runtime }
@@ -328,40 +267,35 @@ struct Reconciler(Arc<Shared>);
 impl Reconcile for Reconciler {
     async fn reconcile(&self, key: &str) -> Option<Instant> {
         let shared = &*self.0;
-        let granted_at = Instant::now();
-        let acquired = shared
-            .stores
-            .leases
-            .acquire(key, &shared.config.holder, shared.config.lease_ttl)
-            .await;
-        match acquired {
-            Ok(Some(lease)) => {
-                let leases = &*shared.stores.leases;
-                match hold(leases, &lease, granted_at, reconcile(shared, key, &lease)).await {
-                    Ok(next) => next,
-                    Err(lost) => {
-                        shared.say(ControllerEvent::ActionFailed {
-                            key: key.to_string(),
-                            action: "lease",
-                            error: lost.to_string(),
-                        });
-                        Some(Instant::now() + Duration::from_secs(1))
-                    }
-                }
+        let settings = &shared.config.settings;
+        let leased = under_lease(
+            &*shared.stores.leases,
+            key,
+            &settings.holder,
+            settings.lease_ttl,
+            |lease| async move { reconcile(shared, key, &lease).await },
+        )
+        .await;
+        match leased {
+            Leased::Done(next) => next,
+            Leased::Lost(lost) => {
+                shared.say(ControllerEvent::ActionFailed {
+                    key: key.to_string(),
+                    action: "lease",
+                    error: lost.to_string(),
+                });
+                Some(Instant::now() + Duration::from_secs(1))
             }
             // Another replica owns it: look again at the next poll (a dead owner's lease
             // expires within its TTL, so it is claimed within TTL plus one poll).
-            Ok(None) => Some(granted_at + jittered(shared, shared.config.poll_every)),
-            Err(e) => {
+            Leased::Elsewhere => Some(Instant::now() + jittered(shared, settings.poll_every)),
+            Leased::Unavailable(e) => {
                 store_unavailable(shared, key, &e);
-                Some(granted_at + STORE_RETRY)
+                Some(Instant::now() + STORE_RETRY)
             }
         }
     }
 }
-
-/// How soon a reconcile is tried again after a store failed.
-const STORE_RETRY: Duration = Duration::from_secs(5);
 
 /// Reports that a store cannot be read or written: no action was taken on `key`.
 fn store_unavailable(shared: &Shared, key: &str, e: &agora_rest_transport::Error) {
@@ -427,7 +361,7 @@ async fn reconcile(shared: &Shared, key: &str, lease: &Lease) -> Option<Instant>
     let generation = entry.as_ref().map_or(0, |e| e.generation);
 
     // Observe: a notice waiting, or a Get of a running converter.
-    let mut poll_after = jittered(shared, shared.config.poll_every);
+    let mut poll_after = jittered(shared, shared.config.settings.poll_every);
     let noticed = shared.with_key(key, |k| k.noticed.take());
     let mut immutable_differs = false;
     match noticed {
@@ -525,7 +459,7 @@ async fn reconcile(shared: &Shared, key: &str, lease: &Lease) -> Option<Instant>
             immutable_differs,
         },
     };
-    let history = st.history(shared.config.recreations_per_hour);
+    let history = st.history(shared.config.settings.recreations_per_hour);
     let action = decide(&desired, &observed, &history, now);
 
     // Act.
@@ -721,7 +655,7 @@ async fn create(
         Ok(created) => {
             let id = created.converter.id.clone();
             if recreating.is_some() || st.existed {
-                st.record_recreation(now_unix, shared.config.recreations_per_hour);
+                st.record_recreation(now_unix, shared.config.settings.recreations_per_hour);
             }
             st.incarnation = incarnation;
             remember_id(shared, key, st.resource_id.as_deref(), &id);

@@ -37,6 +37,48 @@ impl std::fmt::Display for LeaseLost {
     }
 }
 
+/// What a reconcile attempted under a lease came to.
+#[derive(Debug)]
+pub enum Leased<T> {
+    /// The action ran to its end.
+    Done(T),
+    /// The action was stopped: the lease was lost or could not be renewed.
+    Lost(LeaseLost),
+    /// Another holder has the lease: nothing was done.
+    Elsewhere,
+    /// The lease store failed: nothing was done.
+    Unavailable(crate::Error),
+}
+
+/// Takes (or renews) the lease of `key` for `holder` and runs `action` under it ([`hold`]).
+///
+/// The one entry point of both controllers: a resource is acted on only by its lease holder,
+/// and only while the lease holds.
+pub async fn under_lease<F, Fut>(
+    leases: &dyn LeaseStore,
+    key: &str,
+    holder: &str,
+    ttl: Duration,
+    action: F,
+) -> Leased<Fut::Output>
+where
+    F: FnOnce(Lease) -> Fut,
+    Fut: Future,
+{
+    let granted_at = Instant::now();
+    match leases.acquire(key, holder, ttl).await {
+        Ok(Some(lease)) => {
+            let held = lease.clone();
+            match hold(leases, &held, granted_at, action(lease)).await {
+                Ok(out) => Leased::Done(out),
+                Err(lost) => Leased::Lost(lost),
+            }
+        }
+        Ok(None) => Leased::Elsewhere,
+        Err(e) => Leased::Unavailable(e),
+    }
+}
+
 /// Runs `action` while `lease` (granted at `granted_at`) is held, renewing it every third of
 /// its TTL; drops the action and returns why when the lease is lost or cannot be renewed in
 /// time.
