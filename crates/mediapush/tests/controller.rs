@@ -497,3 +497,31 @@ async fn an_adopted_converter_keeps_its_priority() {
     })
     .await;
 }
+
+/// A controller started with an absurd, unchecked poll interval holds it within bounds: the
+/// converter is created once and its status recorded (an overflowing instant used to panic
+/// inside the reconcile, before anything was recorded).
+#[tokio::test(start_paused = true)]
+async fn an_unchecked_huge_poll_interval_is_held_within_bounds() {
+    bounded(async {
+        let emu = Emulator::builder().build();
+        let ctl = Controller::start(
+            push(&emu),
+            config().settings(|s| s.poll_every(Duration::MAX)),
+        );
+        ctl.apply(spec("huge", "rtmp://a/x")).await.unwrap();
+        run_for(Duration::from_secs(600)).await;
+        assert_eq!(count(&emu, Operation::PushCreate), 1);
+        let st = ctl
+            .status("huge")
+            .await
+            .unwrap()
+            .expect("a status was recorded");
+        assert_eq!(
+            st.resource_id.as_deref(),
+            Some(emu.converters()[0].id.as_str())
+        );
+        ctl.shutdown().await;
+    })
+    .await;
+}
