@@ -347,7 +347,7 @@ impl MediaPush {
         );
         let _serial = lock.lock().await;
         match &self.config.update_lock {
-            None => self.send_update(id, &request).await,
+            None => self.send_update(id, known.region, &request).await,
             Some((leases, holder)) => {
                 let key = format!("update:{id}");
                 let (lease, granted_at) = take_lease(&**leases, &key, holder).await?;
@@ -355,7 +355,7 @@ impl MediaPush {
                     &**leases,
                     &lease,
                     granted_at,
-                    self.send_update(id, &request),
+                    self.send_update(id, known.region, &request),
                 )
                 .await;
                 let _ = leases.release(&lease).await;
@@ -373,11 +373,11 @@ impl MediaPush {
     async fn send_update(
         &self,
         id: &str,
+        region: PathRegion,
         request: &UpdateConverterRequest,
     ) -> Result<ConverterStatus, Error> {
-        let known = self.known(id)?;
         let sequence = self.config.sequences.next(id).await?;
-        let path = format!("{}?sequence={sequence}", self.one_path(known.region, id));
+        let path = format!("{}?sequence={sequence}", self.one_path(region, id));
         let body = serde_json::to_vec(request).map_err(|e| agora_rest_model::Error::Decode {
             what: "Media Push Update request",
             reason: e.to_string(),

@@ -39,6 +39,35 @@ async fn replica(emu: &Emulator, shared: &RedisShared, name: &str) -> MediaPush 
     )
 }
 
+/// Three replicas on one Redis project, and a converter made by the first.
+async fn three_replicas(
+    emu: &Emulator,
+    url: &str,
+    app: &str,
+    name: &str,
+) -> (Vec<MediaPush>, String) {
+    let mut replicas = Vec::new();
+    for i in 0..3 {
+        let shared = RedisShared::connect(url, app).await.unwrap();
+        replicas.push(replica(emu, &shared, &format!("r{i}")).await);
+    }
+    let made = replicas[0]
+        .create(
+            PathRegion::Na,
+            ConverterBuilder::raw("show68", 7, "rtmp://a/x")
+                .name(name)
+                .build()
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let id = made.converter.id;
+    for p in &replicas {
+        p.locate(&id, PathRegion::Na).unwrap();
+    }
+    (replicas, id)
+}
+
 async fn bounded<T>(f: impl std::future::Future<Output = T>) -> T {
     tokio::time::timeout(Duration::from_secs(60), f)
         .await
@@ -51,27 +80,10 @@ async fn bounded<T>(f: impl std::future::Future<Output = T>) -> T {
 async fn three_replicas_share_the_qps_quota() {
     bounded(async {
         let r = redis();
-        let app = unique_app("qps");
         let emu = Emulator::builder().build();
-        let mut replicas = Vec::new();
-        for i in 0..3 {
-            let shared = RedisShared::connect(&r.url, &app).await.unwrap();
-            replicas.push(replica(&emu, &shared, &format!("r{i}")).await);
-        }
-        let made = replicas[0]
-            .create(
-                PathRegion::Na,
-                ConverterBuilder::raw("show68", 7, "rtmp://a/x")
-                    .name("qps")
-                    .build()
-                    .unwrap(),
-            )
-            .await
-            .unwrap();
-        let id = made.converter.id.clone();
+        let (replicas, id) = three_replicas(&emu, &r.url, &unique_app("qps"), "qps").await;
         let mut tasks = Vec::new();
         for p in &replicas {
-            p.locate(&id, PathRegion::Na).unwrap();
             for _ in 0..50 {
                 let p = p.clone();
                 let id = id.clone();
@@ -113,27 +125,10 @@ async fn three_replicas_share_the_qps_quota() {
 async fn concurrent_updates_from_replicas_are_never_stale() {
     bounded(async {
         let r = redis();
-        let app = unique_app("upd");
         let emu = Emulator::builder().build();
-        let mut replicas = Vec::new();
-        for i in 0..3 {
-            let shared = RedisShared::connect(&r.url, &app).await.unwrap();
-            replicas.push(replica(&emu, &shared, &format!("r{i}")).await);
-        }
-        let made = replicas[0]
-            .create(
-                PathRegion::Na,
-                ConverterBuilder::raw("show68", 7, "rtmp://a/x")
-                    .name("upd")
-                    .build()
-                    .unwrap(),
-            )
-            .await
-            .unwrap();
-        let id = made.converter.id.clone();
+        let (replicas, id) = three_replicas(&emu, &r.url, &unique_app("upd"), "upd").await;
         let mut tasks = Vec::new();
         for (i, p) in replicas.iter().enumerate() {
-            p.locate(&id, PathRegion::Na).unwrap();
             for k in 0..10 {
                 let p = p.clone();
                 let id = id.clone();
