@@ -21,7 +21,9 @@ use std::time::Duration;
 use agora_rest_core::rate::{Rate, RateLimits};
 use agora_rest_core::region::PathRegion;
 use agora_rest_mediapush::MediaPush;
-use agora_rest_mediapush::controller::{Controller, ControllerConfig, ConverterSpec};
+use agora_rest_mediapush::controller::{
+    ConverterController, ConverterControllerConfig, ConverterSpec,
+};
 use agora_rest_model::mediapush::{
     AudioOptions, ConverterBuilder, LayoutElement, LayoutRegion, VideoOptions,
 };
@@ -158,12 +160,12 @@ async fn run() -> (f64, f64, f64, u64) {
 
     // The controller: 10,000 declared converters, created, then polled.
     let counts = Arc::new(Counts::default());
-    let config = ControllerConfig::default()
+    let config = ConverterControllerConfig::default()
         .poll_jitter(0.0)
         .settings(|s| s.max_parallel(64));
     let specs: Vec<ConverterSpec> = (0..N).map(spec).collect();
     let rss0 = rss_bytes();
-    let ctl = Controller::start(client(&counts), config);
+    let ctl = ConverterController::start(client(&counts), config);
     for s in specs {
         ctl.apply(s).await.unwrap();
     }

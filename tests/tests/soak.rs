@@ -19,7 +19,9 @@ use agora_rest_core::quota::{QuotaTable, TierCaps};
 use agora_rest_core::region::{Area, PathRegion};
 use agora_rest_emulator::{Emulator, Fault, RandomFaults};
 use agora_rest_mediapush::MediaPush;
-use agora_rest_mediapush::controller::{Controller, ControllerConfig, ConverterSpec, Stores};
+use agora_rest_mediapush::controller::{
+    ConverterController, ConverterControllerConfig, ConverterSpec, Stores,
+};
 use agora_rest_model::RtcToken;
 use agora_rest_model::mediapush::{
     AudioOptions, ConverterBuilder, LayoutElement, LayoutRegion, VideoOptions,
@@ -146,8 +148,8 @@ async fn run(n: usize, tasks: usize) {
     };
     let stores = Stores::default();
     let task_stores = Stores::default();
-    let config = ControllerConfig::default();
-    let mut ctl = Controller::start_with(client(), config.clone(), stores.clone());
+    let config = ConverterControllerConfig::default();
+    let mut ctl = ConverterController::start_with(client(), config.clone(), stores.clone());
     let mut tctl = TaskController::start_with(
         transcoder(),
         task_tokens,
@@ -221,7 +223,7 @@ async fn run(n: usize, tasks: usize) {
         if minute == 60 {
             ctl.shutdown().await;
             drop(ctl);
-            ctl = Controller::start_with(client(), config.clone(), stores.clone());
+            ctl = ConverterController::start_with(client(), config.clone(), stores.clone());
             tctl.shutdown().await;
             drop(tctl);
             tctl = TaskController::start_with(

@@ -450,6 +450,51 @@ fn layering() -> Result<(), String> {
             ));
         }
     }
+    // TLS is a feature: the facade without it carries no TLS stack, and still builds.
+    let out = cargo()
+        .args([
+            "tree",
+            "-p",
+            "agora-rest",
+            "-e",
+            "normal",
+            "--prefix",
+            "none",
+        ])
+        .args([
+            "--format",
+            "{p}",
+            "--no-default-features",
+            "--features",
+            "mediapush,transcoder",
+        ])
+        .output()
+        .map_err(|e| format!("could not run cargo tree: {e}"))?;
+    let tree = String::from_utf8_lossy(&out.stdout);
+    if !out.status.success() || tree.lines().any(|l| l.contains("rustls")) {
+        problems.push(format!(
+            "agora-rest without the tls feature still depends on rustls (or cargo tree failed: {})",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    } else {
+        let built = cargo()
+            .args([
+                "check",
+                "-q",
+                "-j2",
+                "-p",
+                "agora-rest",
+                "--no-default-features",
+            ])
+            .args(["--features", "mediapush,transcoder"])
+            .status()
+            .map_err(|e| format!("could not run cargo check: {e}"))?;
+        if built.success() {
+            say("layering: agora-rest builds without the tls feature, with no TLS crate");
+        } else {
+            problems.push("agora-rest does not build without the tls feature".into());
+        }
+    }
     if problems.is_empty() {
         Ok(())
     } else {

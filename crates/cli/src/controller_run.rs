@@ -13,10 +13,10 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+use agora_rest_mediapush::MediaPush;
 use agora_rest_mediapush::controller::{
-    Controller, ControllerConfig, ControllerEvent, ConverterSpec,
+    ConverterController, ConverterControllerConfig, ConverterEvent, ConverterSpec,
 };
-use agora_rest_mediapush::{MediaPush, MediaPushConfig};
 use agora_rest_model::RtcToken;
 use agora_rest_model::ncs::Notification;
 use agora_rest_transcoder::controller::{TaskController, TaskControllerConfig, TaskSpec};
@@ -224,7 +224,7 @@ impl OutputTokens for SpecTokens {
 
 /// What one run holds: both controllers and the keys the file declared last.
 struct Running {
-    push: Controller,
+    push: ConverterController,
     tasks: TaskController,
     tokens: SpecTokens,
     converters: BTreeSet<String>,
@@ -315,7 +315,7 @@ pub(crate) async fn run(target: Target, command: ControllerCommand) -> Result<()
             .lease_ttl(Duration::from_secs(args.lease_ttl))
             .holder(holder.clone())
     };
-    let push_config = ControllerConfig::default().settings(shared_settings);
+    let push_config = ConverterControllerConfig::default().settings(shared_settings);
     push_config.validate()?;
     let task_config = TaskControllerConfig::default().settings(shared_settings);
     let file = read_specs(&args.spec)?;
@@ -337,12 +337,9 @@ pub(crate) async fn run(target: Target, command: ControllerCommand) -> Result<()
             config = config.with_shared_limiter(Arc::new(shared.rate_limiter()), when);
             let client = agora_rest_transport::Client::builder(config).build()?;
             let update_lock = shared.controller_stores("push-update").leases;
-            let push = MediaPush::with_config(
-                client.clone(),
-                MediaPushConfig::default()
-                    .with_sequences(Arc::new(shared.sequences(SequenceKind::MediaPush)))
-                    .with_shared_update_lock(update_lock, holder.clone()),
-            );
+            let push = MediaPush::new(client.clone())
+                .with_sequences(Arc::new(shared.sequences(SequenceKind::MediaPush)))
+                .with_shared_update_lock(update_lock, holder.clone());
             let transcoder = Transcoder::new(client)
                 .with_sequences(Arc::new(shared.sequences(SequenceKind::CloudTranscoding)));
             tracing::info!(
@@ -368,7 +365,7 @@ pub(crate) async fn run(target: Target, command: ControllerCommand) -> Result<()
         }
     };
     let mut running = Running {
-        push: Controller::start_with(push, push_config, push_stores),
+        push: ConverterController::start_with(push, push_config, push_stores),
         tasks: TaskController::start_with(transcoder, tokens.clone(), task_config, task_stores),
         tokens,
         converters: BTreeSet::new(),
@@ -399,7 +396,7 @@ pub(crate) async fn run(target: Target, command: ControllerCommand) -> Result<()
             }
             _ = term.recv() => break,
             _ = tokio::signal::ctrl_c() => break,
-            e = push_events.recv() => match event_json::<ControllerEvent>(e) {
+            e = push_events.recv() => match event_json::<ConverterEvent>(e) {
                 Some(v) => print_event(format, "mediapush", v),
                 None => break,
             },

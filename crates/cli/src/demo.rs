@@ -14,7 +14,7 @@ use agora_rest_core::operation::Operation;
 use agora_rest_core::region::{Area, PathRegion};
 use agora_rest_emulator::{Emulator, Fault, FaultRule};
 use agora_rest_mediapush::controller::{
-    Controller, ControllerConfig, ControllerEvent, ConverterSpec,
+    ConverterController, ConverterControllerConfig, ConverterEvent, ConverterSpec,
 };
 use agora_rest_mediapush::{MediaPush, Update};
 use agora_rest_model::mediapush::{
@@ -167,7 +167,7 @@ async fn failover(push: &MediaPush, emu: &Emulator, id: &str) -> Result<String, 
 }
 
 async fn kept_alive(push: &MediaPush, emu: &Emulator) -> Result<String, String> {
-    let controller = Controller::start(push.clone(), ControllerConfig::default());
+    let controller = ConverterController::start(push.clone(), ConverterControllerConfig::default());
     let mut events = controller.events();
     let spec = ConverterSpec::new(PathRegion::Eu, converter("show68_declared", "show68")?)
         .map_err(|e| e.to_string())?;
@@ -178,11 +178,11 @@ async fn kept_alive(push: &MediaPush, emu: &Emulator) -> Result<String, String> 
     let until = tokio::time::Instant::now() + Duration::from_secs(3600);
     while let Ok(Ok(event)) = tokio::time::timeout_at(until, events.recv()).await {
         match event {
-            ControllerEvent::Created { id, .. } if !failed_once => {
+            ConverterEvent::Created { id, .. } if !failed_once => {
                 failed_once = true;
                 emu.fail_converter(&id);
             }
-            ControllerEvent::Recreated { key, old, new } => {
+            ConverterEvent::Recreated { key, old, new } => {
                 let old = old.unwrap_or_default();
                 detail = format!(
                     "{} failed; deleted and re-created as {} from the declared spec",
@@ -191,7 +191,7 @@ async fn kept_alive(push: &MediaPush, emu: &Emulator) -> Result<String, String> 
                 );
                 controller.remove(&key).await.map_err(|e| e.to_string())?;
             }
-            ControllerEvent::Deleted { .. } => break,
+            ConverterEvent::Deleted { .. } => break,
             _ => {}
         }
     }

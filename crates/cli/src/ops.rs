@@ -338,7 +338,7 @@ pub(crate) async fn push(target: Target, command: PushCommand) -> Result<(), Fai
     match command {
         PushCommand::Create { .. } => unreachable!("handled above"),
         PushCommand::Get { id, region: r } => {
-            let info = push.remember(&id, region(&r)?, None).await?;
+            let info = push.adopt(&id, region(&r)?, None).await?;
             target.print(&to_json(&info));
         }
         PushCommand::List { channel } => {
@@ -381,7 +381,7 @@ pub(crate) async fn push(target: Target, command: PushCommand) -> Result<(), Fai
             let floor = after_sequence
                 .unwrap_or(0)
                 .max(agora_rest_transport::clock::system_unix_ms());
-            push.remember(&id, region(&r)?, Some(floor)).await?;
+            push.adopt(&id, region(&r)?, Some(floor)).await?;
             let status = push.update(&id, update).await?;
             target.print(&to_json(&status));
         }
@@ -401,7 +401,7 @@ pub(crate) async fn push(target: Target, command: PushCommand) -> Result<(), Fai
         } => {
             let every = Duration::from_secs(every);
             check_poll_every("--every", every)?;
-            push.remember(&id, region(&r)?, None).await?;
+            push.adopt(&id, region(&r)?, None).await?;
             let mut last = String::new();
             loop {
                 let line = match push.get(&id).await {

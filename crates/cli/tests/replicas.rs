@@ -334,10 +334,37 @@ async fn converged(admin: u16, suffix: &str, limit: Duration) -> bool {
     false
 }
 
+/// Fails the test naming the converters and tasks that are not as declared, with every event
+/// the replicas printed about them.
+async fn explain(admin: u16, suffix: &str, replicas: &[Replica], what: &str) -> ! {
+    let (c, t) = state(admin).await;
+    let mut behind: Vec<String> = c
+        .iter()
+        .filter(|(_, u)| u.len() != 1 || !u[0].ends_with(suffix))
+        .map(|(k, _)| k.clone())
+        .collect();
+    behind.extend(
+        (0..CONVERTERS)
+            .map(|i| format!("rep_{i}"))
+            .filter(|k| !c.contains_key(k)),
+    );
+    behind.extend(
+        (0..TASKS)
+            .map(|i| format!("rep-mix-{i}"))
+            .filter(|k| t.get(k) != Some(&1)),
+    );
+    let events: Vec<String> = replicas
+        .iter()
+        .flat_map(|r| r.events.lock().unwrap().clone())
+        .filter(|l| behind.iter().any(|k| l.contains(&format!("\"{k}\""))))
+        .collect();
+    panic!("{what}: behind {behind:?}; their events: {events:#?}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_replicas_through_redis_act_as_one_client() {
     let _serial = SERIAL.lock().await;
-    tokio::time::timeout(Duration::from_secs(240), async {
+    tokio::time::timeout(Duration::from_secs(300), async {
         let (redis_port, emu_port, admin_port) = (free_port(), free_port(), free_port());
         let redis = start_redis(redis_port);
         let _emu = start_emulator(emu_port, admin_port);
@@ -351,11 +378,11 @@ async fn three_replicas_through_redis_act_as_one_client() {
             .map(|i| start_replica(&format!("r{i}"), emu_port, Some(redis_port), &spec))
             .collect();
         let t0 = Instant::now();
-        assert!(
-            converged(admin_port, "", Duration::from_secs(40)).await,
-            "every converter and task exists once: {:?}",
-            state(admin_port).await
-        );
+        // One create can take the guide's whole retry table (5 + 10 + 15 s plus jitter) when
+        // random faults hit it again and again: the window is that, twice.
+        if !converged(admin_port, "", Duration::from_secs(70)).await {
+            explain(admin_port, "", &replicas, "every converter and task exists once").await;
+        }
         let created_in = t0.elapsed();
 
         // Kill one replica; its converters are taken over within TTL + one poll.
@@ -383,11 +410,9 @@ async fn three_replicas_through_redis_act_as_one_client() {
         for r in &replicas[1..] {
             r.proc.signal("-HUP");
         }
-        assert!(
-            converged(admin_port, "?v=2", Duration::from_secs(60)).await,
-            "the new spec everywhere: {:?}",
-            state(admin_port).await
-        );
+        if !converged(admin_port, "?v=2", Duration::from_secs(60)).await {
+            explain(admin_port, "?v=2", &replicas, "the new spec everywhere").await;
+        }
 
         // Redis stops for 10 s: no action that needs a lease, then everything resumes.
         redis.signal("-STOP");
@@ -398,18 +423,7 @@ async fn three_replicas_through_redis_act_as_one_client() {
             r.proc.signal("-HUP");
         }
         if !converged(admin_port, "?v=3", Duration::from_secs(60)).await {
-            let (c, _) = state(admin_port).await;
-            let behind: Vec<String> = c
-                .iter()
-                .filter(|(_, u)| !u.iter().all(|u| u.ends_with("?v=3")))
-                .map(|(k, _)| format!("\"{k}\""))
-                .collect();
-            let events: Vec<String> = replicas
-                .iter()
-                .flat_map(|r| r.events.lock().unwrap().clone())
-                .filter(|l| behind.iter().any(|k| l.contains(k.as_str())))
-                .collect();
-            panic!("after the outage, behind: {behind:?}; their events: {events:#?}");
+            explain(admin_port, "?v=3", &replicas, "after the outage").await;
         }
         let unavailable: usize = replicas[1..]
             .iter()
@@ -453,7 +467,7 @@ async fn three_replicas_through_redis_act_as_one_client() {
         let _ = std::fs::remove_dir_all(&dir);
     })
     .await
-    .expect("the scenario ends within 240 s");
+    .expect("the scenario ends within 300 s");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -11,7 +11,7 @@ use std::time::Duration;
 use agora_rest_core::region::PathRegion;
 use agora_rest_emulator::Emulator;
 use agora_rest_mediapush::controller::{
-    Controller, ControllerConfig, ControllerEvent, ConverterSpec,
+    ConverterController, ConverterControllerConfig, ConverterEvent, ConverterSpec,
 };
 use agora_rest_mediapush::{MediaPush, Update};
 use agora_rest_model::mediapush::{
@@ -79,7 +79,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
 
     // A declared converter: the controller creates it, keeps it, and re-creates it from the
     // latest spec when it fails; `remove` deletes it.
-    let controller = Controller::start(push.clone(), ControllerConfig::default());
+    let controller = ConverterController::start(push.clone(), ConverterControllerConfig::default());
     let mut events = controller.events();
     controller
         .apply(ConverterSpec::new(PathRegion::Na, converter)?)
@@ -89,16 +89,16 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     while let Ok(event) = tokio::time::timeout(Duration::from_secs(3600), events.recv()).await? {
         println!("controller {event:?}");
         match event {
-            ControllerEvent::Created { id, .. } if !failed_once => {
+            ConverterEvent::Created { id, .. } if !failed_once => {
                 failed_once = true;
                 emulator.fail_converter(&id);
                 println!("inject     state=failed on {id}");
             }
-            ControllerEvent::Recreated { key, .. } => {
+            ConverterEvent::Recreated { key, .. } => {
                 recreated = true;
                 controller.remove(&key).await?;
             }
-            ControllerEvent::Deleted { .. } => break,
+            ConverterEvent::Deleted { .. } => break,
             _ => {}
         }
     }

@@ -31,25 +31,25 @@ pub(crate) const ONE_PATH: &str = "/{region}/v1/projects/{appId}/rtmp-converters
 pub(crate) const LIST_PATH: &str = "/v1/projects/{appId}/rtmp-converters";
 pub(crate) const CHANNEL_LIST_PATH: &str = "/v1/projects/{appId}/channels/{cname}/rtmp-converters";
 
-/// How the client behaves; the defaults are the vendor's best practice.
+/// How the client behaves; the defaults are the vendor's best practice. Set through the
+/// client's `with_*` methods, the same way as on the Cloud Transcoding client.
 #[derive(Debug, Clone)]
-#[non_exhaustive]
-pub struct MediaPushConfig {
+pub(crate) struct MediaPushConfig {
     /// Refuse creates without a name (default true): only a named create can be made
     /// idempotent, because the name is how a retry finds the converter an earlier attempt made.
-    pub require_name: bool,
+    pub(crate) require_name: bool,
     /// Count converters per region and tier locally and refuse one that would break a cap,
     /// instead of drawing a 429 (off by default: accounts get raised caps).
-    pub quota: Option<Arc<dyn LedgerStore>>,
+    pub(crate) quota: Option<Arc<dyn LedgerStore>>,
     /// Where update sequence numbers come from (in memory by default; persist them to survive
     /// restarts).
-    pub sequences: Arc<dyn SequenceStore>,
+    pub(crate) sequences: Arc<dyn SequenceStore>,
     /// The most pages one List reads (default [`DEFAULT_MAX_LIST_PAGES`]).
-    pub max_list_pages: usize,
+    pub(crate) max_list_pages: usize,
     /// Serialises the updates of one converter across processes (replicas sharing the
     /// sequence store), so no replica sends a sequence lower than one another already sent:
     /// the lease store and this process's holder name. In-process only by default.
-    pub update_lock: Option<(Arc<dyn LeaseStore>, String)>,
+    pub(crate) update_lock: Option<(Arc<dyn LeaseStore>, String)>,
 }
 
 /// How long a replica waits for another replica's update of the same converter.
@@ -70,43 +70,6 @@ impl Default for MediaPushConfig {
             max_list_pages: DEFAULT_MAX_LIST_PAGES,
             update_lock: None,
         }
-    }
-}
-
-impl MediaPushConfig {
-    /// Allows nameless creates (they are then not retried after an uncertain failure).
-    pub fn allow_nameless(mut self) -> Self {
-        self.require_name = false;
-        self
-    }
-
-    /// Refuses locally what the concurrency caps would refuse.
-    pub fn with_quota(mut self, ledger: Arc<dyn LedgerStore>) -> Self {
-        self.quota = Some(ledger);
-        self
-    }
-
-    /// Uses another sequence store.
-    pub fn with_sequences(mut self, store: Arc<dyn SequenceStore>) -> Self {
-        self.sequences = store;
-        self
-    }
-
-    /// Serialises each converter's updates across processes through `leases` (e.g. Redis),
-    /// as `holder` (unique per process).
-    pub fn with_shared_update_lock(
-        mut self,
-        leases: Arc<dyn LeaseStore>,
-        holder: impl Into<String>,
-    ) -> Self {
-        self.update_lock = Some((leases, holder.into()));
-        self
-    }
-
-    /// Sets the most pages one List reads (at least 1).
-    pub fn with_max_list_pages(mut self, pages: usize) -> Self {
-        self.max_list_pages = pages;
-        self
     }
 }
 
@@ -180,19 +143,53 @@ pub struct MediaPush {
 pub(crate) use agora_rest_transport::encode_path_segment as encode_segment;
 
 impl MediaPush {
-    /// A client with the default (best-practice) configuration.
+    /// A client with the default (best-practice) configuration; the `with_*` methods change it.
     pub fn new(client: Client) -> Self {
-        MediaPush::with_config(client, MediaPushConfig::default())
-    }
-
-    /// A client with `config`.
-    pub fn with_config(client: Client, config: MediaPushConfig) -> Self {
         MediaPush {
             client,
-            config,
+            config: MediaPushConfig::default(),
             known: Arc::default(),
             update_locks: Arc::default(),
         }
+    }
+
+    /// Allows nameless creates (they are then not retried after an uncertain failure).
+    pub fn allow_nameless(mut self) -> Self {
+        self.config.require_name = false;
+        self
+    }
+
+    /// Refuses locally what the concurrency caps would refuse, counting streams in `ledger`
+    /// (shared by replicas when it is a shared store), instead of drawing a 429. Off by
+    /// default: accounts can have raised caps.
+    pub fn with_quota(mut self, ledger: Arc<dyn LedgerStore>) -> Self {
+        self.config.quota = Some(ledger);
+        self
+    }
+
+    /// Takes update sequence numbers from `store` (in memory by default; persist or share them
+    /// to survive restarts and to act as one client with other replicas).
+    pub fn with_sequences(mut self, store: Arc<dyn SequenceStore>) -> Self {
+        self.config.sequences = store;
+        self
+    }
+
+    /// Serialises each converter's updates across processes through `leases` (e.g. Redis),
+    /// as `holder` (unique per process), so that no replica sends a sequence lower than one
+    /// another already sent. In-process only by default.
+    pub fn with_shared_update_lock(
+        mut self,
+        leases: Arc<dyn LeaseStore>,
+        holder: impl Into<String>,
+    ) -> Self {
+        self.config.update_lock = Some((leases, holder.into()));
+        self
+    }
+
+    /// Sets the most pages one List reads (default [`DEFAULT_MAX_LIST_PAGES`]; at least 1).
+    pub fn with_max_list_pages(mut self, pages: usize) -> Self {
+        self.config.max_list_pages = pages;
+        self
     }
 
     /// The transport client.
@@ -247,17 +244,18 @@ impl MediaPush {
         Ok(())
     }
 
-    /// Tells the client about a converter created elsewhere (another process, before a
-    /// restart): its region, and optionally the last update sequence used on it.
-    pub async fn remember(
+    /// Takes over a converter created elsewhere (another process, before a restart), as
+    /// `Transcoder::adopt` does a task: reads it in `region`, and resumes update sequences
+    /// after `after_sequence` when given.
+    pub async fn adopt(
         &self,
         id: &str,
         region: PathRegion,
-        last_sequence: Option<u64>,
+        after_sequence: Option<u64>,
     ) -> Result<ConverterInfo, Error> {
         // Enough to address it until its Get tells the shape and tier.
         self.locate(id, region)?;
-        if let Some(seq) = last_sequence {
+        if let Some(seq) = after_sequence {
             self.config.sequences.observe(id, seq).await?;
         }
         let info = self.get(id).await?;

@@ -15,7 +15,7 @@ pub enum Error {
     /// A create without a name: refused by default, because a retried nameless create cannot
     /// be told apart from a new one (it could start a second stream).
     #[error(
-        "converter.name is required: without a name a retried create may start a second stream (set MediaPushConfig::require_name to false to allow it)"
+        "converter.name is required: without a name a retried create may start a second stream (name every converter, or build the client with allow_nameless())"
     )]
     NameRequired,
 
@@ -30,7 +30,7 @@ pub enum Error {
 
     /// The client does not know which region a converter was created in.
     #[error(
-        "converter {id} is unknown to this client: Update, Get and Delete must use the creation region; call MediaPush::remember first"
+        "converter {id} is unknown to this client: Update, Get and Delete must use the creation region; call MediaPush::adopt (or locate) first"
     )]
     UnknownConverter {
         /// The converter id.
@@ -38,7 +38,7 @@ pub enum Error {
     },
 
     /// A List kept answering: the same cursor came back, or more pages than the configured
-    /// limit ([`MediaPushConfig::max_list_pages`](crate::MediaPushConfig)). Nothing more is
+    /// limit ([`MediaPush::with_max_list_pages`](crate::MediaPush::with_max_list_pages)). Nothing more is
     /// requested.
     #[error("List stopped after {pages} pages: {why}")]
     ListUnbounded {

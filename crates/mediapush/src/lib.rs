@@ -11,7 +11,7 @@
 //!   refused locally.
 //! - [`MediaPush::list`] and [`MediaPush::list_channel`] are streams that follow the cursor.
 //! - The client remembers each converter's creation region for Get, Update and Delete.
-//! - [`controller::Controller`] keeps declared converters alive: it adopts what runs, polls
+//! - [`controller::ConverterController`] keeps declared converters alive: it adopts what runs, polls
 //!   and counts failures as the guide says, sends changed specs as sequenced updates, and
 //!   re-creates within a cap; [`Redundancy`] gives backups and isolated copies to declare.
 //!
@@ -27,9 +27,7 @@ mod quota;
 mod redundancy;
 mod update;
 
-pub use client::{
-    Created, DEFAULT_MAX_LIST_PAGES, Deleted, MAX_UPDATE_LOCK_WAIT, MediaPush, MediaPushConfig,
-};
+pub use client::{Created, DEFAULT_MAX_LIST_PAGES, Deleted, MAX_UPDATE_LOCK_WAIT, MediaPush};
 pub use error::Error;
 pub use redundancy::Redundancy;
 pub use update::Update;

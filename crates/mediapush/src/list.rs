@@ -1,7 +1,7 @@
 //! List as a stream that follows the cursor to the last page.
 //!
 //! Bounded: a cursor that comes back a second time, or more pages than
-//! [`MediaPushConfig::max_list_pages`](crate::MediaPushConfig), ends the stream with
+//! [`MediaPush::with_max_list_pages`](crate::MediaPush::with_max_list_pages), ends the stream with
 //! [`Error::ListUnbounded`] instead of requesting for ever (a server that never ends its
 //! cursor used to grow the CLI to a gigabyte in half a minute).
 

@@ -9,7 +9,7 @@ use agora_rest_core::operation::Operation;
 use agora_rest_core::quota::QuotaTable;
 use agora_rest_core::region::{Area, PathRegion};
 use agora_rest_emulator::{Emulator, Fault, FaultRule};
-use agora_rest_mediapush::{Error, MediaPush, MediaPushConfig, Update};
+use agora_rest_mediapush::{Error, MediaPush, Update};
 use agora_rest_model::mediapush::{
     AudioOptions, Canvas, Converter, ConverterBuilder, LayoutElement, LayoutRegion, VideoOptions,
 };
@@ -17,15 +17,14 @@ use agora_rest_transport::store::InMemoryLedgerStore;
 use agora_rest_transport::{Client, Config, Credentials};
 use futures_util::TryStreamExt;
 
-fn push(emu: &Emulator, config: MediaPushConfig) -> MediaPush {
+fn push(emu: &Emulator, configure: impl FnOnce(MediaPush) -> MediaPush) -> MediaPush {
     let c = Config::new("app", Credentials::new("cid", "csecret").unwrap()).with_jitter(|| 0.0);
-    MediaPush::with_config(
+    configure(MediaPush::new(
         Client::builder(c)
             .with_service(emu.service())
             .build()
             .unwrap(),
-        config,
-    )
+    ))
 }
 
 fn converter(name: &str, w: u32, h: u32) -> Converter {
@@ -52,7 +51,7 @@ fn sent(emu: &Emulator, op: Operation) -> usize {
 #[tokio::test(start_paused = true)]
 async fn bad_input_is_refused_before_any_request() {
     let emu = Emulator::builder().build();
-    let p = push(&emu, MediaPushConfig::default());
+    let p = push(&emu, |p| p);
     let mut bad = converter("x", 640, 360);
     bad.rtmp_url = Some("http://nope".into());
     match p.create(PathRegion::Na, bad).await {
@@ -77,7 +76,7 @@ async fn a_504_after_commit_does_not_make_two_converters() {
             Fault::CommitThen504,
         ))
         .build();
-    let p = push(&emu, MediaPushConfig::default());
+    let p = push(&emu, |p| p);
     let created = p
         .create(PathRegion::Na, converter("once", 640, 360))
         .await
@@ -104,7 +103,7 @@ async fn an_uncertain_failure_looks_then_creates_again() {
     let emu = Emulator::builder()
         .fault(FaultRule::nth(Operation::PushCreate, 1, Fault::Status(503)))
         .build();
-    let p = push(&emu, MediaPushConfig::default());
+    let p = push(&emu, |p| p);
     let start = tokio::time::Instant::now();
     let created = p
         .create(PathRegion::Na, converter("again", 640, 360))
@@ -128,7 +127,7 @@ async fn an_uncertain_failure_looks_then_creates_again() {
 #[tokio::test(start_paused = true)]
 async fn a_taken_name_on_the_first_attempt_is_named_taken() {
     let emu = Emulator::builder().build();
-    let p = push(&emu, MediaPushConfig::default());
+    let p = push(&emu, |p| p);
     let first = p
         .create(PathRegion::Na, converter("dup", 640, 360))
         .await
@@ -145,7 +144,7 @@ async fn a_taken_name_on_the_first_attempt_is_named_taken() {
 #[tokio::test(start_paused = true)]
 async fn updates_carry_rising_sequences_even_concurrently() {
     let emu = Emulator::builder().build();
-    let p = push(&emu, MediaPushConfig::default());
+    let p = push(&emu, |p| p);
     let id = p
         .create(PathRegion::Na, converter("seq", 640, 360))
         .await
@@ -199,7 +198,7 @@ async fn updates_carry_rising_sequences_even_concurrently() {
 #[tokio::test(start_paused = true)]
 async fn list_follows_the_cursor_and_regions_are_remembered() {
     let emu = Emulator::builder().list_page_size(2).build();
-    let p = push(&emu, MediaPushConfig::default());
+    let p = push(&emu, |p| p);
     let mut ids = Vec::new();
     for i in 0..5 {
         ids.push(
@@ -221,13 +220,13 @@ async fn list_follows_the_cursor_and_regions_are_remembered() {
     // Get goes to the creation region (eu) without being told.
     assert!(p.get(&ids[0]).await.is_ok());
     // Another client must be told the region first.
-    let other = push(&emu, MediaPushConfig::default());
+    let other = push(&emu, |p| p);
     assert!(matches!(
         other.get(&ids[0]).await,
         Err(Error::UnknownConverter { .. })
     ));
     other
-        .remember(&ids[0], PathRegion::Eu, Some(41))
+        .adopt(&ids[0], PathRegion::Eu, Some(41))
         .await
         .unwrap();
     other
@@ -250,7 +249,7 @@ async fn list_follows_the_cursor_and_regions_are_remembered() {
 async fn preflight_quota_refuses_locally() {
     let emu = Emulator::builder().build();
     let ledger = Arc::new(InMemoryLedgerStore::new(QuotaTable::media_push()));
-    let p = push(&emu, MediaPushConfig::default().with_quota(ledger));
+    let p = push(&emu, |p| p.with_quota(ledger));
     for i in 0..5 {
         p.create(PathRegion::Eu, converter(&format!("hd{i}"), 1280, 720))
             .await

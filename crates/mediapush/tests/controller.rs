@@ -11,7 +11,7 @@ use agora_rest_core::region::PathRegion;
 use agora_rest_emulator::{Emulator, Fault, FaultRule};
 use agora_rest_mediapush::MediaPush;
 use agora_rest_mediapush::controller::{
-    Controller, ControllerConfig, ControllerEvent, ConverterSpec, Stores,
+    ConverterController, ConverterControllerConfig, ConverterEvent, ConverterSpec, Stores,
 };
 use agora_rest_model::mediapush::{
     AudioOptions, Converter, ConverterBuilder, LayoutElement, LayoutRegion, VideoOptions,
@@ -48,8 +48,8 @@ fn spec(name: &str, url: &str) -> ConverterSpec {
     ConverterSpec::new(PathRegion::Na, converter(name, url)).unwrap()
 }
 
-fn config() -> ControllerConfig {
-    ControllerConfig::default().poll_jitter(0.0)
+fn config() -> ConverterControllerConfig {
+    ConverterControllerConfig::default().poll_jitter(0.0)
 }
 
 async fn bounded<T>(f: impl std::future::Future<Output = T>) -> T {
@@ -87,7 +87,7 @@ async fn a_running_converter_is_adopted_and_updated() {
             .create(PathRegion::Na, converter("show68_h", "rtmp://a/x"))
             .await
             .unwrap();
-        let ctl = Controller::start(push(&emu), config());
+        let ctl = ConverterController::start(push(&emu), config());
         let mut events = ctl.events();
         ctl.apply(spec("show68_h", "rtmp://b/x")).await.unwrap();
         run_for(Duration::from_secs(30)).await;
@@ -103,12 +103,12 @@ async fn a_running_converter_is_adopted_and_updated() {
         }
         assert!(
             seen.iter()
-                .any(|e| matches!(e, ControllerEvent::Adopted { .. })),
+                .any(|e| matches!(e, ConverterEvent::Adopted { .. })),
             "{seen:?}"
         );
         assert!(
             seen.iter()
-                .any(|e| matches!(e, ControllerEvent::Updated { .. })),
+                .any(|e| matches!(e, ConverterEvent::Updated { .. })),
             "{seen:?}"
         );
         ctl.shutdown().await;
@@ -122,7 +122,7 @@ async fn a_running_converter_is_adopted_and_updated() {
 async fn a_recreate_uses_the_latest_spec() {
     bounded(async {
         let emu = Emulator::builder().build();
-        let ctl = Controller::start(push(&emu), config());
+        let ctl = ConverterController::start(push(&emu), config());
         ctl.apply(spec("k1", "rtmp://a/x")).await.unwrap();
         run_for(Duration::from_secs(10)).await;
         ctl.apply(spec("k1", "rtmp://b/x")).await.unwrap();
@@ -145,7 +145,7 @@ async fn a_recreate_uses_the_latest_spec() {
 async fn an_idle_timeout_end_is_not_recreated() {
     bounded(async {
         let emu = Emulator::builder().build();
-        let ctl = Controller::start(push(&emu), config());
+        let ctl = ConverterController::start(push(&emu), config());
         ctl.apply(spec("idle", "rtmp://a/x")).await.unwrap();
         run_for(Duration::from_secs(10)).await;
         emu.set_publishers("show68", false);
@@ -175,7 +175,7 @@ async fn an_idle_timeout_end_is_not_recreated() {
 async fn notices_never_delay_polls() {
     bounded(async {
         let emu = Emulator::builder().build();
-        let ctl = Controller::start(push(&emu), config());
+        let ctl = ConverterController::start(push(&emu), config());
         ctl.apply(spec("a", "rtmp://a/x")).await.unwrap();
         ctl.apply(spec("b", "rtmp://b/x")).await.unwrap();
         run_for(Duration::from_secs(10)).await;
@@ -205,7 +205,8 @@ async fn notices_never_delay_polls() {
 async fn unread_or_dropped_event_streams_stop_nothing() {
     bounded(async {
         let emu = Emulator::builder().build();
-        let ctl = Controller::start(push(&emu), config().settings(|s| s.event_capacity(4)));
+        let ctl =
+            ConverterController::start(push(&emu), config().settings(|s| s.event_capacity(4)));
         let mut held = ctl.events();
         drop(ctl.events());
         // 18: under the documented SD cap of the area (20).
@@ -233,7 +234,7 @@ async fn removal_and_shutdown_work_while_creates_fail() {
         let emu = Emulator::builder()
             .fault(FaultRule::always(Operation::PushCreate, Fault::Status(500)))
             .build();
-        let ctl = Controller::start(push(&emu), config());
+        let ctl = ConverterController::start(push(&emu), config());
         ctl.apply(spec("doomed", "rtmp://a/x")).await.unwrap();
         run_for(Duration::from_secs(3600)).await;
         let creates = count(&emu, Operation::PushCreate);
@@ -261,7 +262,10 @@ async fn removal_and_shutdown_work_while_creates_fail() {
 async fn recreations_are_capped_per_hour() {
     bounded(async {
         let emu = Emulator::builder().build();
-        let ctl = Controller::start(push(&emu), config().settings(|s| s.recreations_per_hour(3)));
+        let ctl = ConverterController::start(
+            push(&emu),
+            config().settings(|s| s.recreations_per_hour(3)),
+        );
         ctl.apply(spec("flaky", "rtmp://a/x")).await.unwrap();
         for _ in 0..60 {
             run_for(Duration::from_secs(60)).await;
@@ -286,7 +290,7 @@ async fn a_new_controller_resumes_from_the_stores() {
     bounded(async {
         let emu = Emulator::builder().build();
         let stores = Stores::default();
-        let first = Controller::start_with(push(&emu), config(), stores.clone());
+        let first = ConverterController::start_with(push(&emu), config(), stores.clone());
         first.apply(spec("keep", "rtmp://a/x")).await.unwrap();
         first.apply(spec("keep", "rtmp://b/x")).await.unwrap();
         run_for(Duration::from_secs(30)).await;
@@ -296,7 +300,7 @@ async fn a_new_controller_resumes_from_the_stores() {
         // stores on its own (nothing is applied to it) and re-creates it.
         let old = emu.converters()[0].id.clone();
         assert!(emu.fail_converter(&old));
-        let second = Controller::start_with(push(&emu), config(), stores);
+        let second = ConverterController::start_with(push(&emu), config(), stores);
         run_for(Duration::from_secs(600)).await;
         assert_eq!(emu.converters().len(), 1);
         assert_ne!(emu.converters()[0].id, old, "resumed and re-created");
@@ -322,7 +326,7 @@ async fn a_new_controller_resumes_from_the_stores() {
 async fn a_replaced_converters_late_notice_moves_nothing() {
     bounded(async {
         let emu = Emulator::builder().build();
-        let ctl = Controller::start(push(&emu), config());
+        let ctl = ConverterController::start(push(&emu), config());
         ctl.apply(spec("late", "rtmp://a/x")).await.unwrap();
         run_for(Duration::from_secs(10)).await;
         let old = ctl
@@ -370,7 +374,7 @@ async fn a_replaced_converters_late_notice_moves_nothing() {
 async fn recreates_raise_the_cdn_priority() {
     bounded(async {
         let emu = Emulator::builder().build();
-        let ctl = Controller::start(push(&emu), config());
+        let ctl = ConverterController::start(push(&emu), config());
         ctl.apply(spec("prio", "rtmp://a/live/x").priority_field("priority"))
             .await
             .unwrap();
@@ -422,7 +426,7 @@ async fn three_server_errors_in_a_row_recreate() {
                 Fault::Status(503),
             ))
             .build();
-        let ctl = Controller::start(push(&emu), config());
+        let ctl = ConverterController::start(push(&emu), config());
         let mut events = ctl.events();
         ctl.apply(spec("sup", "rtmp://a/x")).await.unwrap();
         run_for(Duration::from_secs(10)).await;
@@ -434,7 +438,7 @@ async fn three_server_errors_in_a_row_recreate() {
         let mut recreated = false;
         while let Ok(e) = events.try_recv() {
             recreated |=
-                matches!(e, ControllerEvent::Recreated { old: Some(ref o), .. } if *o == first);
+                matches!(e, ConverterEvent::Recreated { old: Some(ref o), .. } if *o == first);
         }
         assert!(recreated);
         ctl.shutdown().await;
@@ -447,7 +451,7 @@ async fn three_server_errors_in_a_row_recreate() {
 async fn an_ha_migration_is_waited_out() {
     bounded(async {
         let emu = Emulator::builder().build();
-        let ctl = Controller::start(
+        let ctl = ConverterController::start(
             push(&emu),
             config().settings(|s| s.poll_every(Duration::from_secs(10))),
         );
@@ -477,7 +481,7 @@ async fn an_adopted_converter_keeps_its_priority() {
             )
             .await
             .unwrap();
-        let ctl = Controller::start(push(&emu), config());
+        let ctl = ConverterController::start(push(&emu), config());
         ctl.apply(spec("prio_a", "rtmp://a/live/x").priority_field("priority"))
             .await
             .unwrap();
@@ -505,7 +509,7 @@ async fn an_adopted_converter_keeps_its_priority() {
 async fn an_unchecked_huge_poll_interval_is_held_within_bounds() {
     bounded(async {
         let emu = Emulator::builder().build();
-        let ctl = Controller::start(
+        let ctl = ConverterController::start(
             push(&emu),
             config().settings(|s| s.poll_every(Duration::MAX)),
         );

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use agora_rest_core::region::PathRegion;
 use agora_rest_emulator::Emulator;
-use agora_rest_mediapush::{Deleted, Error, MediaPush, MediaPushConfig, Update};
+use agora_rest_mediapush::{Deleted, Error, MediaPush, Update};
 use agora_rest_model::mediapush::{
     AudioOptions, Converter, ConverterBuilder, LayoutElement, LayoutRegion, VideoOptions,
 };
@@ -15,15 +15,14 @@ use agora_rest_transport::mock::{MockResponse, MockService};
 use agora_rest_transport::{Client, Config, Credentials};
 use futures_util::TryStreamExt;
 
-fn on_mock(mock: &MockService, config: MediaPushConfig) -> MediaPush {
+fn on_mock(mock: &MockService, configure: impl FnOnce(MediaPush) -> MediaPush) -> MediaPush {
     let c = Config::new("app", Credentials::new("cid", "csecret").unwrap()).with_jitter(|| 0.0);
-    MediaPush::with_config(
+    configure(MediaPush::new(
         Client::builder(c)
             .with_service(mock.clone())
             .build()
             .unwrap(),
-        config,
-    )
+    ))
 }
 
 fn on_emulator(emu: &Emulator) -> MediaPush {
@@ -70,7 +69,7 @@ fn page(cursor: u64) -> MockResponse {
 async fn a_repeated_list_cursor_ends_the_list() {
     let mock = MockService::new();
     mock.fallback(page(7));
-    let p = on_mock(&mock, MediaPushConfig::default());
+    let p = on_mock(&mock, |p| p);
     let err = bounded(p.list().try_collect::<Vec<_>>()).await.unwrap_err();
     assert!(matches!(err, Error::ListUnbounded { .. }), "{err:?}");
     assert_eq!(mock.calls(), 2, "page 1, then cursor 7 once; not again");
@@ -83,7 +82,7 @@ async fn a_list_stops_at_the_page_limit() {
     for c in 1..=100 {
         mock.push(page(c));
     }
-    let p = on_mock(&mock, MediaPushConfig::default().with_max_list_pages(5));
+    let p = on_mock(&mock, |p| p.with_max_list_pages(5));
     let err = bounded(p.list().try_collect::<Vec<_>>()).await.unwrap_err();
     assert!(matches!(err, Error::ListUnbounded { .. }), "{err:?}");
     assert!(mock.calls() <= 5, "{} pages read", mock.calls());
@@ -95,7 +94,7 @@ async fn the_504_existence_check_is_bounded_too() {
     let mock = MockService::new();
     mock.push(MockResponse::json(504, r#"{"message":"Gateway timeout."}"#));
     mock.fallback(page(7));
-    let p = on_mock(&mock, MediaPushConfig::default());
+    let p = on_mock(&mock, |p| p);
     let err = bounded(p.create(PathRegion::Na, converter("x", 640, 360)))
         .await
         .unwrap_err();
@@ -111,7 +110,7 @@ async fn deleting_a_gone_converter_settles_at_once() {
         404,
         r#"{"message":"Resource is not found and destroyed."}"#,
     ));
-    let p = on_mock(&mock, MediaPushConfig::default());
+    let p = on_mock(&mock, |p| p);
     p.locate("0123456789abcdef0123456789abcdef", PathRegion::Eu)
         .unwrap();
     let t0 = tokio::time::Instant::now();
@@ -132,7 +131,7 @@ async fn an_undecodable_create_answer_keeps_the_converter() {
             .header("x-resource-id", "abcdef0123456789abcdef0123456789"),
     );
     mock.fallback(MockResponse::json(500, "{}"));
-    let p = on_mock(&mock, MediaPushConfig::default());
+    let p = on_mock(&mock, |p| p);
     let created = bounded(p.create(PathRegion::Na, converter("x", 640, 360)))
         .await
         .unwrap();
@@ -146,7 +145,7 @@ async fn an_undecodable_create_answer_keeps_the_converter() {
 #[tokio::test(start_paused = true)]
 async fn dot_segment_ids_are_refused_locally() {
     let mock = MockService::new();
-    let p = on_mock(&mock, MediaPushConfig::default());
+    let p = on_mock(&mock, |p| p);
     for id in ["", ".", ".."] {
         assert!(
             matches!(p.locate(id, PathRegion::Eu), Err(Error::Invalid(_))),
@@ -154,7 +153,7 @@ async fn dot_segment_ids_are_refused_locally() {
         );
         let err = bounded(p.delete(id)).await.unwrap_err();
         assert!(matches!(err, Error::Invalid(_)), "{id:?}: {err:?}");
-        let err = bounded(p.remember(id, PathRegion::Eu, None))
+        let err = bounded(p.adopt(id, PathRegion::Eu, None))
             .await
             .unwrap_err();
         assert!(matches!(err, Error::Invalid(_)), "{id:?}: {err:?}");
@@ -195,7 +194,7 @@ async fn an_update_body_carries_only_its_mask() {
         200,
         r#"{"converter":{"id":"abcdef0123456789abcdef0123456789","createTs":1,"updateTs":2,"state":"running"},"fields":"id,createTs,updateTs,state"}"#,
     ));
-    let p = on_mock(&mock, MediaPushConfig::default());
+    let p = on_mock(&mock, |p| p);
     p.locate("abcdef0123456789abcdef0123456789", PathRegion::Na)
         .unwrap();
     let mut change = converter("renamed", 640, 360);
@@ -245,7 +244,7 @@ async fn error_helpers_read_status_and_ids() {
         MockResponse::json(404, r#"{"message":"Resource is not found and destroyed."}"#)
             .header("x-resource-id", "abcdef0123456789abcdef0123456789"),
     );
-    let p = on_mock(&mock, MediaPushConfig::default());
+    let p = on_mock(&mock, |p| p);
     p.locate("abcdef0123456789abcdef0123456789", PathRegion::Na)
         .unwrap();
     let err = bounded(p.get("abcdef0123456789abcdef0123456789"))

@@ -12,7 +12,7 @@ use std::time::Duration;
 use agora_rest_core::operation::Operation;
 use agora_rest_core::region::PathRegion;
 use agora_rest_emulator::Emulator;
-use agora_rest_mediapush::{MediaPush, MediaPushConfig, Update};
+use agora_rest_mediapush::{MediaPush, Update};
 use agora_rest_model::mediapush::ConverterBuilder;
 use agora_rest_redis::RedisShared;
 use agora_rest_transport::shared_limit::WhenUnreachable;
@@ -28,15 +28,14 @@ async fn replica(emu: &Emulator, shared: &RedisShared, name: &str) -> MediaPush 
             WhenUnreachable::LocalShare { replicas: 3 },
         );
     let stores = shared.controller_stores("push-update");
-    MediaPush::with_config(
+    MediaPush::new(
         Client::builder(config)
             .with_service(emu.service())
             .build()
             .unwrap(),
-        MediaPushConfig::default()
-            .with_sequences(Arc::new(shared.sequences(SequenceKind::MediaPush)))
-            .with_shared_update_lock(stores.leases, name),
     )
+    .with_sequences(Arc::new(shared.sequences(SequenceKind::MediaPush)))
+    .with_shared_update_lock(stores.leases, name)
 }
 
 /// Three replicas on one Redis project, and a converter made by the first.

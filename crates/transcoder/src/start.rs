@@ -40,7 +40,8 @@ pub const DEFAULT_MAX_CREATES_PER_ROUND: usize = 4;
 pub const DEFAULT_MAX_ROUNDS: usize = 4;
 
 /// What to start: the instance id, the transcoder's primary and backup output UIDs, the
-/// config (its RTC outputs get the UID in use), and where each UID's output token comes from.
+/// config (its RTC outputs name the primary UID and publish as the UID in use: a re-create
+/// switches them to the backup), and where each UID's output token comes from.
 #[derive(Clone)]
 pub struct StartSpec {
     /// Groups tokens; one task runs per instance id.
@@ -92,6 +93,24 @@ impl StartSpec {
             stop_on_startup_timeout: true,
         };
         validate_instance_id(&spec.instance_id)?;
+        // The start procedure publishes as the pair's UIDs: an output naming another UID
+        // would be silently overwritten, so it is refused instead.
+        for (i, uid) in spec
+            .config
+            .outputs
+            .iter()
+            .enumerate()
+            .filter_map(|(i, o)| Some((i, o.rtc_uid()?)))
+        {
+            if uid != uids.primary() && uid != uids.backup() {
+                return Err(agora_rest_core::Error::InvalidValue {
+                    field: format!("outputs[{i}].rtc.rtcUid").into(),
+                    value: uid.to_string(),
+                    rule: "must be the UID pair's primary or backup UID: the task publishes as those",
+                }
+                .into());
+            }
+        }
         for uid in [uids.primary(), uids.backup()] {
             spec.config_for(uid)?.validate()?;
         }

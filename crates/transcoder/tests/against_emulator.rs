@@ -226,12 +226,24 @@ async fn a_token_older_than_two_seconds_is_acquired_again() {
 async fn bad_input_is_refused_before_any_request() {
     let mut bad = config();
     bad.idle_timeout = Some(0);
-    let err = StartSpec::new("inst", UidPair::new(1, 2).unwrap(), bad, tokens()).unwrap_err();
+    let pair = UidPair::new(1001, 1002).unwrap();
+    let err = StartSpec::new("inst", pair, bad, tokens()).unwrap_err();
     assert!(
         matches!(err, Error::Invalid(ref e) if e.field() == Some("transcoder.idleTimeout")),
         "{err}"
     );
-    assert!(StartSpec::new("bad id!", UidPair::new(1, 2).unwrap(), config(), tokens()).is_err());
+    assert!(StartSpec::new("bad id!", pair, config(), tokens()).is_err());
+    // The output names UID 1001: a start on another pair would publish as other UIDs than
+    // the config says, so it is refused, naming the field, instead of silently overwritten.
+    let err = StartSpec::new("inst", UidPair::new(1, 2).unwrap(), config(), tokens()).unwrap_err();
+    assert!(
+        matches!(err, Error::Invalid(ref e) if e.field() == Some("outputs[0].rtc.rtcUid")),
+        "{err}"
+    );
+    // The backup UID is accepted (a spec rebuilt from a task running as the backup).
+    let mut on_backup = config();
+    on_backup = on_backup.with_output_uid(1002);
+    assert!(StartSpec::new("inst", pair, on_backup, tokens()).is_ok());
 }
 
 #[tokio::test(start_paused = true)]

@@ -10,6 +10,7 @@ use agora_rest_core::rate::RateLimits;
 use agora_rest_core::region::{Area, Host, RegionPrefix};
 use agora_rest_core::retry_quota::RETRY_QUOTA_CAPACITY;
 
+use crate::Error;
 use crate::connection::TlsOptions;
 use crate::credentials::{CredentialSource, Credentials, StaticCredentials};
 use crate::layer::retry::Jitter;
@@ -85,6 +86,18 @@ pub struct Config {
     pub shared_limits: Option<crate::shared_limit::SharedLimits>,
 }
 
+/// The variable holding the app id ([`Config::from_env`]).
+pub const ENV_APP_ID: &str = "AGORA_APP_ID";
+/// The variable holding the customer id ([`Config::from_env`]).
+pub const ENV_CUSTOMER_ID: &str = "AGORA_CUSTOMER_ID";
+/// The variable holding the customer secret ([`Config::from_env`]).
+pub const ENV_CUSTOMER_SECRET: &str = "AGORA_CUSTOMER_SECRET";
+/// The variable holding the area, optional ([`Config::from_env`]).
+pub const ENV_AREA: &str = "AGORA_AREA";
+/// The variable holding a base URL replacing the service's hosts, optional
+/// ([`Config::from_env`]).
+pub const ENV_ENDPOINT: &str = "AGORA_ENDPOINT";
+
 impl fmt::Debug for Config {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Config")
@@ -143,6 +156,39 @@ impl Config {
             resolver: Resolver::system(),
             shared_limits: None,
         }
+    }
+
+    /// The configuration the environment gives: `AGORA_APP_ID`, `AGORA_CUSTOMER_ID` and
+    /// `AGORA_CUSTOMER_SECRET` (required), `AGORA_AREA` (`US`, `EU`, `AP` or `CN`, any case;
+    /// default US) and `AGORA_ENDPOINT` (a base URL such as the emulator's; default the
+    /// service's own hosts). The variables every `agora-rest` command reads, so that a program
+    /// and the CLI are configured alike. An error names the variable, never its value.
+    pub fn from_env() -> Result<Self, Error> {
+        Config::from_vars(|k| std::env::var(k).ok())
+    }
+
+    /// [`Config::from_env`] over any source of variables (a test's map, a secrets manager).
+    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Self, Error> {
+        let get = |k: &'static str| var(k).filter(|v| !v.trim().is_empty());
+        let need = |k: &'static str| {
+            get(k).ok_or(Error::Config {
+                field: k,
+                rule: "is not set (the app id and customer credentials are required)".into(),
+            })
+        };
+        let app = need(ENV_APP_ID)?;
+        let credentials = Credentials::new(need(ENV_CUSTOMER_ID)?, need(ENV_CUSTOMER_SECRET)?)?;
+        let mut config = Config::new(app.trim(), credentials);
+        if let Some(area) = get(ENV_AREA) {
+            config.area = area.trim().parse().map_err(|_| Error::Config {
+                field: ENV_AREA,
+                rule: "must be one of US, EU, AP, CN".into(),
+            })?;
+        }
+        if let Some(url) = get(ENV_ENDPOINT) {
+            config.endpoint = Some(url.trim().to_string());
+        }
+        Ok(config)
     }
 
     /// Sets the area.
@@ -259,5 +305,74 @@ impl Config {
             when_unreachable,
         });
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: std::collections::HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
+            .collect();
+        move |k| map.get(k).cloned()
+    }
+
+    const BASE: [(&str, &str); 3] = [
+        ("AGORA_APP_ID", "app"),
+        ("AGORA_CUSTOMER_ID", "cid"),
+        ("AGORA_CUSTOMER_SECRET", "top-secret-value"),
+    ];
+
+    #[test]
+    fn from_env_reads_the_documented_variables() {
+        let c = Config::from_vars(vars(&BASE)).unwrap();
+        assert_eq!(
+            (c.app_id.as_str(), c.area, c.endpoint),
+            ("app", Area::Us, None)
+        );
+        let mut all = BASE.to_vec();
+        all.extend([
+            ("AGORA_AREA", "eu"),
+            ("AGORA_ENDPOINT", "http://127.0.0.1:8080"),
+        ]);
+        let c = Config::from_vars(vars(&all)).unwrap();
+        assert_eq!(c.area, Area::Eu);
+        assert_eq!(c.endpoint.as_deref(), Some("http://127.0.0.1:8080"));
+        assert!(!format!("{c:?}").contains("top-secret-value"));
+    }
+
+    #[test]
+    fn from_env_names_what_is_missing_or_wrong_never_a_value() {
+        for missing in ["AGORA_APP_ID", "AGORA_CUSTOMER_ID", "AGORA_CUSTOMER_SECRET"] {
+            let rest: Vec<_> = BASE
+                .iter()
+                .copied()
+                .filter(|(k, _)| *k != missing)
+                .collect();
+            match Config::from_vars(vars(&rest)) {
+                Err(Error::Config { field, .. }) => assert_eq!(field, missing),
+                other => panic!("{missing}: {other:?}"),
+            }
+        }
+        let mut bad = BASE.to_vec();
+        bad.push(("AGORA_AREA", "mars"));
+        let e = Config::from_vars(vars(&bad)).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                Error::Config {
+                    field: "AGORA_AREA",
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        let mut blank = BASE.to_vec();
+        blank[2] = ("AGORA_CUSTOMER_SECRET", "  ");
+        let e = Config::from_vars(vars(&blank)).unwrap_err();
+        assert!(!e.to_string().contains("top-secret"));
     }
 }

@@ -1,17 +1,25 @@
 //! The innermost service: hyper-util's pooled client over rustls (ring), HTTP/1.1 and HTTP/2.
+//!
+//! TLS is the `tls` feature (on by default). Without it only plain-HTTP loopback endpoints (the
+//! emulator) can be reached, and an `https://` request is refused with an error saying so.
 
+#[cfg(feature = "tls")]
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body_util::{BodyExt, Full, Limited};
+#[cfg(feature = "tls")]
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client as HyperClient;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
+#[cfg(feature = "tls")]
 use rustls::RootCertStore;
+#[cfg(feature = "tls")]
 use rustls_pki_types::CertificateDer;
+#[cfg(feature = "tls")]
 use rustls_pki_types::pem::PemObject;
 
 use crate::Error;
@@ -36,6 +44,7 @@ pub struct TlsOptions {
 /// reference counts) on each one.
 #[derive(Clone, Debug)]
 pub struct HyperConnection {
+    #[cfg(feature = "tls")]
     https: HyperClient<HttpsConnector<HttpConnector<Resolver>>, Full<Bytes>>,
     http: HyperClient<HttpConnector<Resolver>, Full<Bytes>>,
 }
@@ -43,6 +52,24 @@ pub struct HyperConnection {
 impl HyperConnection {
     /// A pooled client resolving with `resolver` and trusting webpki roots plus `tls` extras.
     pub fn new(resolver: Resolver, tls: &TlsOptions) -> Result<Self, Error> {
+        #[cfg(not(feature = "tls"))]
+        {
+            if !tls.extra_roots_pem.is_empty() {
+                return Err(no_tls("extra_root_certificate"));
+            }
+            let mut tcp = HttpConnector::new_with_resolver(resolver);
+            tcp.set_nodelay(true);
+            tcp.enforce_http(true);
+            Ok(HyperConnection {
+                http: HyperClient::builder(TokioExecutor::new()).build(tcp),
+            })
+        }
+        #[cfg(feature = "tls")]
+        Self::with_tls(resolver, tls)
+    }
+
+    #[cfg(feature = "tls")]
+    fn with_tls(resolver: Resolver, tls: &TlsOptions) -> Result<Self, Error> {
         let mut roots = RootCertStore::empty();
         roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
         for pem in &tls.extra_roots_pem {
@@ -93,13 +120,33 @@ impl HyperConnection {
     }
 }
 
+/// The error of a TLS need in a build without the `tls` feature.
+#[cfg(not(feature = "tls"))]
+fn no_tls(field: &'static str) -> Error {
+    Error::Config {
+        field,
+        rule: "this build has no TLS: enable the `tls` feature (on by default) to reach https:// \
+               endpoints; without it only a plain-HTTP loopback endpoint (the emulator) works"
+            .into(),
+    }
+}
+
 impl HyperConnection {
     /// Sends one request (the pooled client needs only `&self`).
     pub fn send(&self, req: Request<Bytes>) -> crate::shared::InnerFuture {
+        #[cfg(feature = "tls")]
         let fut = if req.uri().scheme() == Some(&http::uri::Scheme::HTTP) {
             self.http.request(req.map(Full::new))
         } else {
             self.https.request(req.map(Full::new))
+        };
+        #[cfg(not(feature = "tls"))]
+        let fut = {
+            if req.uri().scheme() != Some(&http::uri::Scheme::HTTP) {
+                let e: BoxError = Box::new(no_tls("endpoint"));
+                return Box::pin(async move { Err(e) });
+            }
+            self.http.request(req.map(Full::new))
         };
         Box::pin(async move {
             let resp = fut.await?;

@@ -10,7 +10,7 @@
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 #[non_exhaustive]
-pub enum ControllerEvent {
+pub enum ConverterEvent {
     /// A running converter with the declared name was found and taken over.
     Adopted {
         /// The key.

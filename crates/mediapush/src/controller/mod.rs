@@ -1,6 +1,6 @@
 //! A level-triggered controller that keeps declared converters alive (kube-runtime's shape).
 //!
-//! The application declares what should exist ([`Controller::apply`], [`Controller::remove`]);
+//! The application declares what should exist ([`ConverterController::apply`], [`ConverterController::remove`]);
 //! the controller looks at one converter at a time — what is declared, what was last observed,
 //! a short history — and core's `reconcile::decide` says what to do:
 //! adopt what runs, create, send the latest spec as a sequenced update, wait out the HA
@@ -10,7 +10,7 @@
 //!
 //! Observed state comes from Get at the guide's cadence (every 2 minutes by default, jittered;
 //! after a 404 or 5xx on the guide's 5–6 / 10–11 / 15–16 s schedule) and from notices fed to
-//! [`Controller::notify`], routed by converter id: a notice wakes only its own converter.
+//! [`ConverterController::notify`], routed by converter id: a notice wakes only its own converter.
 //!
 //! Dropping every handle of a controller stops it; the converters keep running, and a new
 //! controller on the same stores (or re-applied specs) adopts them.
@@ -39,7 +39,7 @@ use agora_rest_transport::controller::{Reconcile, Runtime, STORE_RETRY, Settings
 use tokio::sync::broadcast;
 use tokio::time::Instant;
 
-pub use events::ControllerEvent;
+pub use events::ConverterEvent;
 pub use spec::ConverterSpec;
 
 use crate::client::{MediaPush, ONE_PATH};
@@ -49,7 +49,7 @@ use crate::{Deleted, Error, Update};
 /// own. The defaults are the guide's cadence.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
-pub struct ControllerConfig {
+pub struct ConverterControllerConfig {
     /// Poll cadence, re-creation cap, parallelism, lease and event buffer (poll every
     /// 2 minutes by default).
     pub settings: Settings,
@@ -60,9 +60,9 @@ pub struct ControllerConfig {
     pub ha_window: Option<Duration>,
 }
 
-impl Default for ControllerConfig {
+impl Default for ConverterControllerConfig {
     fn default() -> Self {
-        ControllerConfig {
+        ConverterControllerConfig {
             settings: Settings::new(CONVERTER_CHECK_INTERVAL),
             poll_jitter: 0.1,
             ha_window: Some(HA_MIGRATION_WINDOW),
@@ -70,7 +70,7 @@ impl Default for ControllerConfig {
     }
 }
 
-impl ControllerConfig {
+impl ConverterControllerConfig {
     /// Changes the shared settings: `config.settings(|s| s.poll_every(every).holder("a"))`.
     pub fn settings(mut self, change: impl FnOnce(Settings) -> Settings) -> Self {
         self.settings = change(self.settings);
@@ -115,8 +115,8 @@ struct KeyState {
 struct Shared {
     push: MediaPush,
     stores: Stores,
-    config: ControllerConfig,
-    events: broadcast::Sender<ControllerEvent>,
+    config: ConverterControllerConfig,
+    events: broadcast::Sender<ConverterEvent>,
     /// Converter id → key, for routing notices.
     ids: Mutex<HashMap<String, String>>,
     keys: Mutex<HashMap<String, KeyState>>,
@@ -125,7 +125,7 @@ struct Shared {
 }
 
 impl Shared {
-    fn say(&self, e: ControllerEvent) {
+    fn say(&self, e: ConverterEvent) {
         let _ = self.events.send(e);
     }
 
@@ -142,28 +142,32 @@ impl Shared {
 /// A running controller. Cheap to clone; dropping every clone stops it (the converters keep
 /// running).
 #[derive(Clone)]
-pub struct Controller {
+pub struct ConverterController {
     shared: Arc<Shared>,
     runtime: Runtime,
 }
 
-impl std::fmt::Debug for Controller {
+impl std::fmt::Debug for ConverterController {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Controller")
+        f.debug_struct("ConverterController")
             .field("config", &self.shared.config)
             .finish_non_exhaustive()
     }
 }
 
-impl Controller {
+impl ConverterController {
     /// Starts a controller on the current tokio runtime, with in-memory stores.
-    pub fn start(push: MediaPush, config: ControllerConfig) -> Controller {
-        Controller::start_with(push, config, Stores::default())
+    pub fn start(push: MediaPush, config: ConverterControllerConfig) -> ConverterController {
+        ConverterController::start_with(push, config, Stores::default())
     }
 
     /// Starts a controller on `stores`: every key already declared there is reconciled at once
     /// (what runs is adopted).
-    pub fn start_with(push: MediaPush, config: ControllerConfig, stores: Stores) -> Controller {
+    pub fn start_with(
+        push: MediaPush,
+        config: ConverterControllerConfig,
+        stores: Stores,
+    ) -> ConverterController {
         let config = config.clamped();
         let (events, _) = broadcast::channel(config.settings.event_capacity.max(1));
         let shared = Arc::new(Shared {
@@ -178,7 +182,7 @@ impl Controller {
         let max = shared.config.settings.max_parallel;
         let reconciler: Arc<dyn Reconcile> = Arc::new(Reconciler(Arc::clone(&shared)));
         let runtime = Runtime::spawn(reconciler, Arc::clone(&shared.stores.desired), max);
-        Controller { shared, runtime }
+        ConverterController { shared, runtime }
     }
 
     /// Declares a converter (created, adopted or updated to match); returns the spec's
@@ -244,7 +248,7 @@ impl Controller {
     }
 
     /// Subscribes to events (optional; dropping the receiver stops nothing).
-    pub fn events(&self) -> broadcast::Receiver<ControllerEvent> {
+    pub fn events(&self) -> broadcast::Receiver<ConverterEvent> {
         self.shared.events.subscribe()
     }
 
@@ -279,7 +283,7 @@ impl Reconcile for Reconciler {
         match leased {
             Leased::Done(next) => next,
             Leased::Lost(lost) => {
-                shared.say(ControllerEvent::ActionFailed {
+                shared.say(ConverterEvent::ActionFailed {
                     key: key.to_string(),
                     action: "lease",
                     error: lost.to_string(),
@@ -299,7 +303,7 @@ impl Reconcile for Reconciler {
 
 /// Reports that a store cannot be read or written: no action was taken on `key`.
 fn store_unavailable(shared: &Shared, key: &str, e: &agora_rest_transport::Error) {
-    shared.say(ControllerEvent::StoreUnavailable {
+    shared.say(ConverterEvent::StoreUnavailable {
         key: key.to_string(),
         error: e.to_string(),
     });
@@ -309,7 +313,7 @@ fn store_unavailable(shared: &Shared, key: &str, e: &agora_rest_transport::Error
 async fn record(shared: &Shared, key: &str, st: &ResourceStatus, lease: &Lease) {
     match shared.stores.status.put_fenced(key, st, lease).await {
         Ok(true) => {}
-        Ok(false) => shared.say(ControllerEvent::ActionFailed {
+        Ok(false) => shared.say(ConverterEvent::ActionFailed {
             key: key.to_string(),
             action: "record",
             error: "the lease moved to another replica; this status was not written".into(),
@@ -468,7 +472,7 @@ async fn reconcile(shared: &Shared, key: &str, lease: &Lease) -> Option<Instant>
         (Action::Poll, _) => Some(Instant::now() + poll_after),
         (Action::Wait { until } | Action::WaitMigration { until }, _) => {
             if matches!(action, Action::WaitMigration { .. }) {
-                shared.say(ControllerEvent::Migrating {
+                shared.say(ConverterEvent::Migrating {
                     key: key.to_string(),
                 });
             }
@@ -476,7 +480,7 @@ async fn reconcile(shared: &Shared, key: &str, lease: &Lease) -> Option<Instant>
             Some(Instant::now() + wait.min(poll_after).max(Duration::from_secs(1)))
         }
         (Action::Finished, _) => {
-            shared.say(ControllerEvent::Finished {
+            shared.say(ConverterEvent::Finished {
                 key: key.to_string(),
             });
             None
@@ -484,7 +488,7 @@ async fn reconcile(shared: &Shared, key: &str, lease: &Lease) -> Option<Instant>
         (Action::Degraded(r), _) => {
             st.observed = ObservedState::Refused;
             st.refusal = Some(r);
-            shared.say(ControllerEvent::Degraded {
+            shared.say(ConverterEvent::Degraded {
                 key: key.to_string(),
                 why: r.to_string(),
             });
@@ -535,7 +539,7 @@ async fn reconcile(shared: &Shared, key: &str, lease: &Lease) -> Option<Instant>
                 None => st.observed = ObservedState::Absent,
             }
             if st.observed == ObservedState::Absent {
-                shared.say(ControllerEvent::Deleted {
+                shared.say(ConverterEvent::Deleted {
                     key: key.to_string(),
                     id,
                 });
@@ -576,14 +580,14 @@ fn fail(
     if let Some(r) = refusal_of(e) {
         st.observed = ObservedState::Refused;
         st.refusal = Some(r);
-        shared.say(ControllerEvent::Degraded {
+        shared.say(ConverterEvent::Degraded {
             key: key.to_string(),
             why: format!("{action}: {e}"),
         });
         return;
     }
     st.record_failure(now_unix);
-    shared.say(ControllerEvent::ActionFailed {
+    shared.say(ConverterEvent::ActionFailed {
         key: key.to_string(),
         action,
         error: e.to_string(),
@@ -621,14 +625,14 @@ async fn lookup(shared: &Shared, key: &str, spec: &ConverterSpec, st: &mut Resou
             shared
                 .push
                 .learn(&m.converter_id, spec.region, &spec.converter);
-            shared.say(ControllerEvent::Adopted {
+            shared.say(ConverterEvent::Adopted {
                 key: key.to_string(),
                 id: m.converter_id,
             });
         }
         Ok(None) => st.observed = ObservedState::Absent,
         Err(e) => {
-            shared.say(ControllerEvent::ActionFailed {
+            shared.say(ConverterEvent::ActionFailed {
                 key: key.to_string(),
                 action: "lookup",
                 error: e.to_string(),
@@ -669,16 +673,16 @@ async fn create(
                 k.health = ConverterHealth::new().with_ha_window(shared.config.ha_window);
             });
             shared.say(match recreating {
-                Some(old) => ControllerEvent::Recreated {
+                Some(old) => ConverterEvent::Recreated {
                     key: key.to_string(),
                     old,
                     new: id,
                 },
-                None if created.adopted => ControllerEvent::Adopted {
+                None if created.adopted => ConverterEvent::Adopted {
                     key: key.to_string(),
                     id,
                 },
-                None => ControllerEvent::Created {
+                None => ConverterEvent::Created {
                     key: key.to_string(),
                     id,
                 },
@@ -719,7 +723,7 @@ async fn update(
             st.applied_generation = generation;
             st.failures = 0;
             st.last_sequence = shared.push.config.sequences.last(&id).await.ok().flatten();
-            shared.say(ControllerEvent::Updated {
+            shared.say(ConverterEvent::Updated {
                 key: key.to_string(),
                 id,
                 generation,
