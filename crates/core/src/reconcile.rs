@@ -291,6 +291,25 @@ pub enum Action {
     Poll,
 }
 
+impl Action {
+    /// A short name of the action, for metrics and logs (`create`, `update`, `poll`…).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Action::Lookup => "lookup",
+            Action::Create => "create",
+            Action::Update => "update",
+            Action::Recreate => "recreate",
+            Action::WaitMigration { .. } => "wait_migration",
+            Action::Wait { .. } => "wait",
+            Action::Finished => "finished",
+            Action::Degraded(_) => "degraded",
+            Action::Delete => "delete",
+            Action::Forget => "forget",
+            Action::Poll => "poll",
+        }
+    }
+}
+
 /// Decides the next step. Pure: the same inputs always give the same action.
 pub fn decide(desired: &Desired, observed: &Observed, history: &History, now: Duration) -> Action {
     if !desired.present {

@@ -26,7 +26,7 @@ use agora_rest_transport::Call;
 use agora_rest_transport::clock::UnixClock;
 use agora_rest_transport::controller::lease::{Leased, under_lease};
 use agora_rest_transport::controller::store::{Lease, ObservedState, ResourceStatus};
-use agora_rest_transport::controller::{Reconcile, Runtime, STORE_RETRY, Settings};
+use agora_rest_transport::controller::{Reconcile, Runtime, STORE_RETRY, Settings, StateReport};
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 use tokio::time::Instant;
@@ -179,6 +179,8 @@ struct Shared {
     events: broadcast::Sender<TaskEvent>,
     ids: Mutex<HashMap<String, String>>,
     keys: Mutex<HashMap<String, KeyState>>,
+    /// Actions and states, for the metrics.
+    report: StateReport,
     /// Controller time: Unix milliseconds on tokio's clock.
     clock: UnixClock,
 }
@@ -239,6 +241,7 @@ impl TaskController {
             events,
             ids: Mutex::default(),
             keys: Mutex::default(),
+            report: StateReport::new("transcoder"),
             clock: UnixClock::new(),
         });
         let reconciler: Arc<dyn Reconcile> = Arc::new(Reconciler(Arc::clone(&shared)));
@@ -369,7 +372,10 @@ impl Reconcile for Reconciler {
                 Some(Instant::now() + Duration::from_secs(1))
             }
             // Another replica owns it: look again at the next poll.
-            Leased::Elsewhere => Some(Instant::now() + settings.poll_every),
+            Leased::Elsewhere => {
+                shared.report.forget(key);
+                Some(Instant::now() + settings.poll_every)
+            }
             Leased::Unavailable(e) => {
                 store_unavailable(shared, key, &e);
                 Some(Instant::now() + STORE_RETRY)
@@ -567,6 +573,7 @@ async fn reconcile(shared: &Shared, key: &str, lease: &Lease) -> Option<Instant>
     };
     let history = st.history(shared.config.recreations_per_hour);
     let action = decide(&desired, &observed, &history, now);
+    shared.report.action(&action);
 
     // Act.
     let soon = Some(Instant::now() + Duration::from_secs(1));
@@ -621,6 +628,7 @@ async fn reconcile(shared: &Shared, key: &str, lease: &Lease) -> Option<Instant>
         }
         (Action::Forget, _) => {
             let _ = shared.stores.status.remove(key).await;
+            shared.report.forget(key);
             if let Some(id) = &st.resource_id {
                 shared
                     .ids
@@ -638,6 +646,7 @@ async fn reconcile(shared: &Shared, key: &str, lease: &Lease) -> Option<Instant>
         (Action::Lookup, _) | (_, None) => soon,
     };
     record(shared, key, &st, lease).await;
+    shared.report.state(key, st.observed);
     next
 }
 

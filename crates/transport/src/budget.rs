@@ -33,6 +33,7 @@ impl RetryBudget {
             self.quota.lock().unwrap_or_else(PoisonError::into_inner);
         let out = f(&mut quota);
         self.full.store(quota.is_full(), Ordering::Relaxed);
+        crate::metrics::retry_budget(quota.available());
         out
     }
 

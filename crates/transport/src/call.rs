@@ -29,6 +29,8 @@ pub struct Call {
     /// attempt by the headers layer. Kept here rather than as a header above the retry layer
     /// so that the copy tower's retry keeps of every request has no header map to copy.
     pub(crate) request_id: Option<crate::layer::request_id::RequestId>,
+    /// Which attempt of the call this is (1 for the first; the retry policy counts).
+    pub(crate) attempt: u32,
 }
 
 impl Call {
@@ -42,6 +44,7 @@ impl Call {
             status_retries: true,
             send_by: None,
             request_id: None,
+            attempt: 1,
         }
     }
 

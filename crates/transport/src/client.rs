@@ -20,6 +20,7 @@ use crate::connection::HyperConnection;
 use crate::credentials::CredentialSource;
 use crate::error::BoxError;
 use crate::layer::StateHandle;
+use crate::layer::attempt::{Attempt, AttemptLayer};
 use crate::layer::auth::{Auth, AuthLayer};
 use crate::layer::classify::{ClassifyErrors, ClassifyErrorsLayer};
 use crate::layer::deadline::{Deadline, DeadlineLayer};
@@ -46,7 +47,9 @@ type Stack = Trace<
                 VendorRetryPolicy<Shared>,
                 Failover<
                     RateLimit<
-                        AttemptTimeout<SetHeaders<Auth<ClassifyErrors<Connection>, Shared>>>,
+                        Attempt<
+                            AttemptTimeout<SetHeaders<Auth<ClassifyErrors<Connection>, Shared>>>,
+                        >,
                         Shared,
                     >,
                     Shared,
@@ -411,6 +414,7 @@ impl ClientBuilder {
             )))
             .layer(FailoverLayer::new(shared.clone()))
             .layer(RateLimitLayer::new(shared.clone()))
+            .layer(AttemptLayer)
             .layer(AttemptTimeoutLayer::new(config.attempt_timeout))
             .layer(HeadersLayer::new(user_agent))
             .layer(AuthLayer::new(shared.clone()))

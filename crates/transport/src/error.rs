@@ -390,6 +390,31 @@ impl Error {
         }
     }
 
+    /// A short label of what ended the call, for metrics (`network`, `timeout`, …); a
+    /// status error is labelled by its status instead.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Error::Status(_) => "status",
+            Error::RetriesExhausted { .. } => "retries_exhausted",
+            Error::RetryBudgetExhausted { .. } => "retry_budget_exhausted",
+            Error::Timeout { .. } => "timeout",
+            Error::Deadline { .. } => "deadline",
+            Error::Connect { .. } => "connect",
+            Error::Dns { .. } => "dns",
+            Error::Network { .. } => "network",
+            Error::RateLimitWait { .. } => "rate_limit_wait",
+            Error::RateLimiterUnavailable { .. } => "rate_limiter_unavailable",
+            Error::Store { .. } => "store",
+            Error::Decode { .. } => "decode",
+            Error::SendByPassed { .. } => "send_by_passed",
+            Error::InsecureEndpoint { .. } | Error::Config { .. } => "config",
+            Error::MissingCall => "missing_call",
+            Error::NotReady { .. } => "not_ready",
+            Error::Policy(_) => "invalid",
+            Error::Other { .. } => "other",
+        }
+    }
+
     /// The status error, if the service answered non-2xx (also behind an exhausted retry).
     pub fn status_error(&self) -> Option<&StatusError> {
         match self.last() {

@@ -21,6 +21,7 @@ pub mod controller;
 pub mod credentials;
 pub mod error;
 pub mod layer;
+pub mod metrics;
 pub mod mock;
 pub mod redact;
 pub mod resolve;

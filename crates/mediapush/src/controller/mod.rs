@@ -35,7 +35,7 @@ use agora_rest_transport::Call;
 use agora_rest_transport::clock::UnixClock;
 use agora_rest_transport::controller::lease::{Leased, under_lease};
 use agora_rest_transport::controller::store::{Lease, ObservedState, ResourceStatus};
-use agora_rest_transport::controller::{Reconcile, Runtime, STORE_RETRY, Settings};
+use agora_rest_transport::controller::{Reconcile, Runtime, STORE_RETRY, Settings, StateReport};
 use tokio::sync::broadcast;
 use tokio::time::Instant;
 
@@ -120,6 +120,8 @@ struct Shared {
     /// Converter id → key, for routing notices.
     ids: Mutex<HashMap<String, String>>,
     keys: Mutex<HashMap<String, KeyState>>,
+    /// Actions and states, for the metrics.
+    report: StateReport,
     /// Controller time: Unix milliseconds on tokio's clock.
     clock: UnixClock,
 }
@@ -177,6 +179,7 @@ impl ConverterController {
             events,
             ids: Mutex::default(),
             keys: Mutex::default(),
+            report: StateReport::new("mediapush"),
             clock: UnixClock::new(),
         });
         let max = shared.config.settings.max_parallel;
@@ -292,7 +295,10 @@ impl Reconcile for Reconciler {
             }
             // Another replica owns it: look again at the next poll (a dead owner's lease
             // expires within its TTL, so it is claimed within TTL plus one poll).
-            Leased::Elsewhere => Some(Instant::now() + jittered(shared, settings.poll_every)),
+            Leased::Elsewhere => {
+                shared.report.forget(key);
+                Some(Instant::now() + jittered(shared, settings.poll_every))
+            }
             Leased::Unavailable(e) => {
                 store_unavailable(shared, key, &e);
                 Some(Instant::now() + STORE_RETRY)
@@ -465,6 +471,7 @@ async fn reconcile(shared: &Shared, key: &str, lease: &Lease) -> Option<Instant>
     };
     let history = st.history(shared.config.settings.recreations_per_hour);
     let action = decide(&desired, &observed, &history, now);
+    shared.report.action(&action);
 
     // Act.
     let soon = Some(Instant::now() + Duration::from_secs(1));
@@ -548,6 +555,7 @@ async fn reconcile(shared: &Shared, key: &str, lease: &Lease) -> Option<Instant>
         }
         (Action::Forget, _) => {
             let _ = shared.stores.status.remove(key).await;
+            shared.report.forget(key);
             if let Some(id) = &st.resource_id {
                 shared
                     .ids
@@ -566,6 +574,7 @@ async fn reconcile(shared: &Shared, key: &str, lease: &Lease) -> Option<Instant>
         (_, None) => soon,
     };
     record(shared, key, &st, lease).await;
+    shared.report.state(key, st.observed);
     next
 }
 

@@ -7,11 +7,13 @@
 //! reconcile does is the service crate's business ([`Reconcile`]).
 
 pub mod lease;
+mod report;
 mod runtime;
 mod scheduler;
 mod settings;
 pub mod store;
 
+pub use report::StateReport;
 pub use runtime::{MAX_RECONCILE, Reconcile, Runtime};
 
 pub use settings::{

@@ -146,6 +146,23 @@ pub enum ObservedState {
     Refused,
 }
 
+impl ObservedState {
+    /// The state's name, as stored and as the `agora_rest_resources` gauge labels it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ObservedState::Unknown => "unknown",
+            ObservedState::Absent => "absent",
+            ObservedState::Healthy => "healthy",
+            ObservedState::Degraded => "degraded",
+            ObservedState::Migrating => "migrating",
+            ObservedState::Failed => "failed",
+            ObservedState::EndedIdle => "ended_idle",
+            ObservedState::Ended => "ended",
+            ObservedState::Refused => "refused",
+        }
+    }
+}
+
 /// What a process needs to carry on with one resource without its predecessor.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct ResourceStatus {

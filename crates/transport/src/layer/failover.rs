@@ -220,6 +220,7 @@ where
                 };
                 permits.push(permit);
                 tracing::debug!(from = %host, to = %step.host, delay = ?step.delay, stage = ?step.stage, "domain failover");
+                crate::metrics::failover(op, step.host.as_str());
                 tokio::time::sleep(step.delay).await;
                 host = step.host;
             }

@@ -3,13 +3,15 @@
 //! Outermost first: [`trace`] (a span per logical call), [`request_id`] (one `X-Request-ID`
 //! for all attempts), [`deadline`] (optional whole-call timeout), [`retry`] (tower's retry with
 //! the vendor's schedules and a retry budget), [`failover`] (the domain-switch plan on network
-//! failures), [`rate_limit`] (every attempt takes a permit), [`timeout`] (per attempt),
+//! failures), [`rate_limit`] (every attempt takes a permit), [`attempt`] (a span and a count
+//! per attempt, by host and status), [`timeout`] (per attempt),
 //! [`headers`] (user agent, content type, the call's request id), [`auth`] (Basic), and
 //! [`classify`] (inner failures → typed errors).
 //!
 //! The rate limiter sits *inside* retry and failover so that retries and failover attempts
 //! consume permits too, as the service counts them.
 
+pub mod attempt;
 pub mod auth;
 pub mod classify;
 pub mod deadline;

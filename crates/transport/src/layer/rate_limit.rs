@@ -323,7 +323,10 @@ where
             let mut inner = take_ready(&mut self.inner);
             let limiters = self.limiters.clone();
             return Either::Right(Box::pin(async move {
-                limiters.state().acquire_shared(call_of(&req)?).await?;
+                let call = call_of(&req)?;
+                let started = tokio::time::Instant::now();
+                limiters.state().acquire_shared(call).await?;
+                crate::metrics::rate_limit_wait(call.op, "shared", started.elapsed());
                 inner.call(req).await
             }));
         }
@@ -334,10 +337,10 @@ where
         let mut inner = take_ready(&mut self.inner);
         let limiters = self.limiters.clone();
         Either::Right(Box::pin(async move {
-            limiters
-                .state()
-                .acquire_from(call_of(&req)?, blocked)
-                .await?;
+            let call = call_of(&req)?;
+            let started = tokio::time::Instant::now();
+            limiters.state().acquire_from(call, blocked).await?;
+            crate::metrics::rate_limit_wait(call.op, "local", started.elapsed());
             inner.call(req).await
         }))
     }

@@ -129,10 +129,13 @@ impl<H: StateHandle<RetryShared>> Policy<Request<Bytes>, Response<Bytes>, Error>
             }
             return None;
         }
-        let call = self.call.clone()?;
+        let mut call = self.call.clone()?;
         let body = ErrorBody::parse_lenient(resp.body());
         let action = classify_answer(call.op, resp.status().as_u16(), body.code, body.text());
         let error = status_error(&call, req, resp, &body, action);
+        if resp.status() == http::StatusCode::TOO_MANY_REQUESTS {
+            crate::metrics::throttled(call.op, error.is_quota_exceeded());
+        }
         let plan = match action {
             Action::Retry(plan)
                 if call.idempotent && call.status_retries && self.shared.state().enabled =>
@@ -177,7 +180,9 @@ impl<H: StateHandle<RetryShared>> Policy<Request<Bytes>, Response<Bytes>, Error>
         };
         self.permits.push(permit);
         self.retries += 1;
+        crate::metrics::retry(call.op, resp.status().as_u16());
         tracing::debug!(op = %call.op, status = resp.status().as_u16(), ?delay, attempt = self.attempts, "retrying");
+        call.attempt = self.attempts.saturating_add(1);
         // The copy goes out again: the layers below need its descriptor.
         req.extensions_mut().insert(call);
         Some(Box::pin(tokio::time::sleep(delay)))
