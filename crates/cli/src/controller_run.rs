@@ -116,6 +116,11 @@ pub(crate) struct RunArgs {
     /// resources are taken over within this plus one poll).
     #[arg(long, default_value_t = 30)]
     lease_ttl: u64,
+    /// Serve Prometheus metrics at http://ADDR/metrics (e.g. 127.0.0.1:9464): calls,
+    /// attempts, retries, failovers, rate-limit waits, 429s, the retry budget, controller
+    /// actions and resources by state (docs/metrics.md).
+    #[arg(long, value_name = "ADDR")]
+    metrics: Option<SocketAddr>,
     /// Converters (and, separately, tasks) reconciled at once. Keep it above the number a
     /// replica owns: a key waits for a free slot before it can even check its lease.
     #[arg(long, default_value_t = 64)]
@@ -319,6 +324,10 @@ pub(crate) async fn run(target: Target, command: ControllerCommand) -> Result<()
     push_config.validate()?;
     let task_config = TaskControllerConfig::default().settings(shared_settings);
     let file = read_specs(&args.spec)?;
+    if let Some(addr) = args.metrics {
+        let handle = crate::metrics_endpoint::install()?;
+        crate::metrics_endpoint::serve(addr, handle, &args.limits).await?;
+    }
     let mut config = target.config()?;
     let tokens = SpecTokens::default();
     let (push, transcoder, push_stores, task_stores) = match &args.redis {

@@ -8,6 +8,7 @@
 
 mod controller_run;
 mod demo;
+mod metrics_endpoint;
 mod ops;
 mod webhook;
 

@@ -211,3 +211,161 @@ async fn a_bad_spec_file_exits_2_before_any_request() {
     assert!(emu.request_log().is_empty(), "nothing was sent");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A GET over a plain loopback socket; the body as text.
+async fn http_get(addr: &str, path: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::time::timeout(Duration::from_secs(5), tokio::net::TcpStream::connect(addr))
+        .await
+        .unwrap()
+        .unwrap();
+    let req = format!("GET {path} HTTP/1.1\r\nhost: m\r\nconnection: close\r\n\r\n");
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut buf = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
+    let text = String::from_utf8_lossy(&buf).to_string();
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = text
+        .split_once("\r\n\r\n")
+        .map_or("", |(_, b)| b)
+        .to_string();
+    (status, body)
+}
+
+/// The value of the first sample of `name` whose labels include every `labels` pair.
+fn sample(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter(|l| {
+            l.strip_prefix(name)
+                .is_some_and(|rest| rest.starts_with('{') || rest.starts_with(' '))
+        })
+        .find(|l| {
+            labels
+                .iter()
+                .all(|(k, v)| l.contains(&format!("{k}=\"{v}\"")))
+        })
+        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_are_served_and_match_the_calls_made() {
+    let emu = Emulator::builder()
+        .credentials("cid", SECRET)
+        .start()
+        .await
+        .unwrap();
+    let dir = std::env::temp_dir().join(format!("agora-ctl-metrics-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("specs.yaml");
+    std::fs::write(&path, spec("rtmp://a.example.com/live/x", true)).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_agora-rest"))
+        .args([
+            "controller",
+            "run",
+            "--output",
+            "json",
+            "--poll-every",
+            "0.5",
+        ])
+        .arg("--spec")
+        .arg(&path)
+        .args(["--endpoint", &emu.url(), "--metrics", &addr])
+        .env("AGORA_APP_ID", "app")
+        .env("AGORA_CUSTOMER_ID", "cid")
+        .env("AGORA_CUSTOMER_SECRET", SECRET)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    for key in ["run_main", "run_raw"] {
+        until(&mut lines, &mut seen, |v| {
+            v["event"] == "created" && v["key"] == key
+        })
+        .await;
+    }
+    // A few polls later, every count is settled enough to compare with the emulator's log.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // Calls may go on while scraping: the counts lie between the log before and after.
+    let before = emu.request_log();
+    let (status, text) = http_get(&addr, "/metrics").await;
+    let after = emu.request_log();
+    assert_eq!(status, 200, "{text}");
+    let served = |log: &[agora_rest_emulator::LogEntry], op: &str| {
+        log.iter()
+            .filter(|e| e.op.is_some_and(|o| o.name() == op) && e.status == 200)
+            .count() as f64
+    };
+    for op in ["push.create", "push.get", "push.list"] {
+        let (low, high) = (served(&before, op), served(&after, op));
+        assert!(low > 0.0, "{op} was called");
+        let calls = sample(
+            &text,
+            "agora_rest_calls_total",
+            &[("op", op), ("outcome", "200")],
+        )
+        .unwrap_or(-1.0);
+        let attempts = sample(
+            &text,
+            "agora_rest_requests_total",
+            &[("op", op), ("status", "200")],
+        )
+        .unwrap_or(-1.0);
+        assert!(
+            (low..=high).contains(&calls),
+            "{op} calls {calls} not in {low}..={high}:\n{text}"
+        );
+        assert!(
+            (low..=high).contains(&attempts),
+            "{op} attempts {attempts} not in {low}..={high}:\n{text}"
+        );
+    }
+    assert_eq!(
+        sample(
+            &text,
+            "agora_rest_reconcile_actions_total",
+            &[("service", "mediapush"), ("action", "create")]
+        ),
+        Some(2.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(
+            &text,
+            "agora_rest_resources",
+            &[("service", "mediapush"), ("state", "healthy")]
+        ),
+        Some(2.0),
+        "{text}"
+    );
+    assert!(
+        sample(&text, "agora_rest_retry_budget_tokens", &[]).is_some()
+            || !text.contains("retries_total")
+    );
+    // Anything but GET /metrics is refused; no secret is ever in the text.
+    assert_eq!(http_get(&addr, "/other").await.0, 404);
+    assert!(!text.contains(SECRET));
+    signal(&child, "-TERM");
+    let status = tokio::time::timeout(Duration::from_secs(10), child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(status.code(), Some(0));
+    let _ = std::fs::remove_dir_all(&dir);
+}

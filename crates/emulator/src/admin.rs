@@ -5,6 +5,7 @@
 //! | method and path | what it does |
 //! | --- | --- |
 //! | `GET /_emulator/health` | `{"status":"ok","nowMs":…,"speed":…}` |
+//! | `GET /metrics` | the emulator's metrics in Prometheus' text format (requests answered by operation, status and fault; converters and tasks held) |
 //! | `POST /_emulator/reset` | forgets every converter, task, token, log entry, fault and notice |
 //! | `GET /_emulator/converters` | the stored converters |
 //! | `GET /_emulator/tasks` | the stored tasks (tokens redacted) |
@@ -119,6 +120,14 @@ async fn handle(emulator: &Emulator, req: Request<Full<Bytes>>) -> Response<Full
     let path = parts.uri.path();
     let query = parts.uri.query();
     match (&parts.method, path) {
+        (&Method::GET, "/metrics") => {
+            let mut r = Response::new(Full::new(Bytes::from(emulator.metrics_text())));
+            r.headers_mut().insert(
+                http::header::CONTENT_TYPE,
+                http::HeaderValue::from_static("text/plain; version=0.0.4"),
+            );
+            r
+        }
         (&Method::GET, "/_emulator/health") => answer(
             StatusCode::OK,
             &json!({

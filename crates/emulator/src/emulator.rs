@@ -310,6 +310,16 @@ impl Emulator {
         lock(&self.deliveries).clear();
     }
 
+    /// The emulator's metrics in Prometheus' text format (what `GET /metrics` on the admin
+    /// listener answers).
+    pub fn metrics_text(&self) -> String {
+        let (converters, tasks) = {
+            let st = self.engine.state();
+            (st.converters.len(), st.tasks.len())
+        };
+        self.engine.metrics.render(converters, tasks)
+    }
+
     /// Every converter.
     pub fn converters(&self) -> Vec<StoredConverter> {
         let mut v: Vec<_> = self.engine.state().converters.values().cloned().collect();

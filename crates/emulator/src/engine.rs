@@ -75,6 +75,7 @@ pub(crate) struct Engine {
     pub(crate) clock: EmulatorClock,
     state: Mutex<State>,
     hosts: Mutex<HashMap<String, HostFault>>,
+    pub(crate) metrics: crate::metrics::EmulatorMetrics,
 }
 
 fn basic_credentials(req: &Request<Bytes>) -> Option<(String, String)> {
@@ -153,6 +154,7 @@ impl Engine {
         Engine {
             state: Mutex::new(State::new(config.seed)),
             hosts: Mutex::new(HashMap::new()),
+            metrics: crate::metrics::EmulatorMetrics::new(),
             config,
             clock,
         }
@@ -264,6 +266,10 @@ impl Engine {
             }
             other => other,
         };
+        if let Some(op) = log.op {
+            self.metrics
+                .request(op.name(), log.status, log.fault.as_deref());
+        }
         push_log(&mut st, log, self.config.log_capacity);
         outcome
     }

@@ -15,6 +15,7 @@ mod emulator;
 mod engine;
 mod faults;
 mod mediapush;
+pub mod metrics;
 mod server;
 mod state;
 mod tls;

@@ -37,6 +37,19 @@ async fn call(url: &str, method: Method, body: Option<Value>, auth: bool) -> (u1
     )
 }
 
+/// The body of a GET, as text.
+async fn text(url: &str) -> String {
+    let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
+    let req = Request::get(url).body(Full::new(Bytes::new())).unwrap();
+    let resp = tokio::time::timeout(Duration::from_secs(5), client.request(req))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    String::from_utf8(bytes.to_vec()).unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_admin_endpoint_works() {
     let emu = Emulator::builder()
@@ -95,6 +108,18 @@ async fn every_admin_endpoint_works() {
     let (s, _) = call(&a("faults"), Method::DELETE, None, false).await;
     assert_eq!(s, 200);
     assert_eq!(call(&one, Method::GET, None, true).await.0, 200);
+
+    // Prometheus metrics: the calls made so far, by op, status and fault; what it holds.
+    let metrics = text(&format!("{admin}/metrics")).await;
+    for line in [
+        r#"agora_emulator_requests_total{op="push.create",status="200",fault=""} 1"#,
+        r#"agora_emulator_requests_total{op="push.get",status="503",fault="503"} 1"#,
+        r#"agora_emulator_requests_total{op="push.get",status="200",fault=""} 1"#,
+        "agora_emulator_converters 1",
+        "agora_emulator_tasks 0",
+    ] {
+        assert!(metrics.lines().any(|l| l == line), "{line} in:\n{metrics}");
+    }
 
     // The clock: speed and jumps.
     let (_, before) = call(&a("health"), Method::GET, None, false).await;
