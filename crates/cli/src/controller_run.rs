@@ -66,6 +66,14 @@ pub(crate) enum ControllerCommand {
     Run(RunArgs),
 }
 
+impl ControllerCommand {
+    /// Whether logs are asked for as JSON lines (`--log-format json`).
+    pub(crate) fn json_logs(&self) -> bool {
+        let ControllerCommand::Run(args) = self;
+        args.log_format == LogFormat::Json
+    }
+}
+
 /// How logs are written to stderr.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub(crate) enum LogFormat {
@@ -271,17 +279,6 @@ impl Running {
     }
 }
 
-fn init_logs(format: LogFormat) {
-    let builder = tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_max_level(tracing::Level::INFO);
-    // A second init (tests in one process) keeps the first subscriber.
-    let _ = match format {
-        LogFormat::Json => builder.json().try_init(),
-        LogFormat::Text => builder.try_init(),
-    };
-}
-
 fn default_holder() -> String {
     let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "host".into());
     format!("{host}-{}", std::process::id())
@@ -292,10 +289,15 @@ fn print_event(format: OutputFormat, service: &str, mut event: serde_json::Value
         OutputFormat::Json => {
             if let Some(o) = event.as_object_mut() {
                 o.insert("service".into(), service.into());
+                o.insert("time".into(), crate::output::now_rfc3339().into());
             }
             println!("{event}");
         }
-        OutputFormat::Table => println!("{service} {event}"),
+        OutputFormat::Table => println!(
+            "{} {service} {}",
+            crate::output::now_rfc3339(),
+            crate::output::escape(&event.to_string())
+        ),
     }
 }
 
@@ -309,7 +311,6 @@ fn event_json<T: serde::Serialize>(e: Result<T, RecvError>) -> Option<serde_json
 
 pub(crate) async fn run(target: Target, command: ControllerCommand) -> Result<(), Failure> {
     let ControllerCommand::Run(args) = command;
-    init_logs(args.log_format);
     let poll_every = Duration::try_from_secs_f64(args.poll_every)
         .map_err(|_| Failure::input(format!("--poll-every {}: not a duration", args.poll_every)))?;
     let holder = args.holder.clone().unwrap_or_else(default_holder);

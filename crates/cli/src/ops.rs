@@ -8,7 +8,7 @@ use agora_rest_core::region::{Area, PathRegion};
 use agora_rest_mediapush::{MediaPush, Update};
 use agora_rest_model::mediapush::{
     AudioOptions, Canvas, Converter, ConverterBuilder, CreateConverterRequest, LayoutElement,
-    LayoutRegion, VideoOptions,
+    LayoutRegion, UpdateConverterRequest, VideoOptions,
 };
 use agora_rest_model::transcoder::{
     AudioInput, CreateTaskRequest, Output, TranscoderConfig, TranscoderConfigBuilder, VideoOption,
@@ -19,15 +19,7 @@ use agora_rest_transport::{Client, Config, Credentials};
 use futures_util::TryStreamExt;
 
 use crate::Failure;
-
-/// How results are printed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub(crate) enum OutputFormat {
-    /// `key: value` lines.
-    Table,
-    /// One JSON document.
-    Json,
-}
+pub(crate) use crate::output::OutputFormat;
 
 /// Where to send requests and as whom.
 #[derive(Debug, clap::Args)]
@@ -99,34 +91,26 @@ impl Target {
         let value = &agora_rest_model::echoed::redact_value(value);
         match self.output {
             OutputFormat::Json => println!("{value}"),
-            OutputFormat::Table => print_table("", value),
+            OutputFormat::Table => println!("{}", crate::output::table(value)),
         }
     }
-}
 
-fn print_table(prefix: &str, value: &serde_json::Value) {
-    match value {
-        serde_json::Value::Object(map) => {
-            for (k, v) in map {
-                let key = if prefix.is_empty() {
-                    k.clone()
-                } else {
-                    format!("{prefix}.{k}")
-                };
-                print_table(&key, v);
+    /// Prints one line of a stream (`watch`): NDJSON with a `time` field, or a timestamped
+    /// line.
+    fn print_line(&self, mut value: serde_json::Value, text: &str) {
+        match self.output {
+            OutputFormat::Json => {
+                if let Some(o) = value.as_object_mut() {
+                    o.insert("time".into(), crate::output::now_rfc3339().into());
+                }
+                println!("{value}");
             }
+            OutputFormat::Table => println!(
+                "{} {}",
+                crate::output::now_rfc3339(),
+                crate::output::escape(text)
+            ),
         }
-        serde_json::Value::Array(items) => {
-            for (i, v) in items.iter().enumerate() {
-                print_table(&format!("{prefix}[{i}]"), v);
-            }
-        }
-        other => println!(
-            "{prefix}: {}",
-            other
-                .as_str()
-                .map_or_else(|| other.to_string(), str::to_string)
-        ),
     }
 }
 
@@ -203,6 +187,21 @@ pub(crate) enum PushCommand {
         /// A new canvas height (with --width).
         #[arg(long)]
         height: Option<u32>,
+        /// A new video bitrate, Kbps.
+        #[arg(long)]
+        bitrate: Option<u32>,
+        /// One region of a new layout, UID:X,Y,WxH (repeat for each user; replaces the whole
+        /// layout), e.g. --layout 42:0,0,640x360 --layout 43:640,0,640x360.
+        #[arg(long = "layout", value_name = "UID:X,Y,WxH")]
+        layout: Vec<String>,
+        /// A new layout from a JSON file: the `layout` array of the Media Push API (user
+        /// regions and images).
+        #[arg(long, value_name = "FILE")]
+        layout_json: Option<PathBuf>,
+        /// An Update body (`{"converter": …, "fields": "…"}`) instead of the flags; its
+        /// sequence, if any, is ignored (the next one is used).
+        #[arg(long, value_name = "FILE")]
+        json: Option<PathBuf>,
     },
     /// Delete a converter.
     Delete {
@@ -270,6 +269,28 @@ fn converter_from_flags(cmd: &PushCommand) -> Result<Converter, Failure> {
         b = b.name(n.clone());
     }
     Ok(b.build()?)
+}
+
+/// One `--layout UID:X,Y,WxH` region.
+fn layout_flag(text: &str) -> Result<LayoutElement, Failure> {
+    let bad = || {
+        Failure::input(format!(
+            "--layout {text:?}: expected UID:X,Y,WxH, e.g. 42:0,0,640x360"
+        ))
+    };
+    let (uid, rest) = text.split_once(':').ok_or_else(bad)?;
+    let mut parts = rest.split(',');
+    let (x, y, size) = (parts.next(), parts.next(), parts.next());
+    if parts.next().is_some() {
+        return Err(bad());
+    }
+    let (w, h) = size.and_then(|s| s.split_once('x')).ok_or_else(bad)?;
+    let n = |v: Option<&str>| v.and_then(|v| v.trim().parse::<u32>().ok()).ok_or_else(bad);
+    let at = |v: Option<&str>| v.and_then(|v| v.trim().parse::<i32>().ok()).ok_or_else(bad);
+    Ok(LayoutElement::stream(
+        n(Some(uid))?,
+        LayoutRegion::new(at(x)?, at(y)?, n(Some(w))?, n(Some(h))?),
+    ))
 }
 
 /// A region in any case (`EU`, `eu`), sent lowercase.
@@ -355,8 +376,53 @@ pub(crate) async fn push(target: Target, command: PushCommand) -> Result<(), Fai
             rtmp_url,
             width,
             height,
+            bitrate,
+            layout,
+            layout_json,
+            json,
         } => {
-            let mut update = Update::new();
+            let mut update = match json {
+                Some(path) => {
+                    let text = read_input("--json", &path, MAX_INPUT_BYTES)?;
+                    let req: UpdateConverterRequest = serde_json::from_slice(&text)
+                        .map_err(|e| Failure::input(format!("--json {}: {e}", path.display())))?;
+                    Update::from_parts(
+                        req.converter,
+                        req.fields
+                            .split(',')
+                            .map(str::trim)
+                            .filter(|f| !f.is_empty()),
+                    )
+                }
+                None => Update::new(),
+            };
+            if let Some(kbps) = bitrate {
+                update = update.video_bitrate(kbps);
+            }
+            match (layout.is_empty(), layout_json) {
+                (true, None) => {}
+                (false, None) => {
+                    let regions = layout
+                        .iter()
+                        .map(|l| layout_flag(l))
+                        .collect::<Result<Vec<_>, _>>()?;
+                    update = update.layout(regions);
+                }
+                (true, Some(path)) => {
+                    let text = read_input("--layout-json", &path, MAX_INPUT_BYTES)?;
+                    let regions: Vec<LayoutElement> =
+                        serde_json::from_slice(&text).map_err(|e| {
+                            Failure::input(format!(
+                                "--layout-json {}: not a layout array: {e}",
+                                path.display()
+                            ))
+                        })?;
+                    update = update.layout(regions);
+                }
+                (false, Some(_)) => {
+                    return Err(Failure::input("give --layout or --layout-json, not both"));
+                }
+            }
             if let Some(url) = rtmp_url {
                 update = update.rtmp_url(url);
             }
@@ -373,7 +439,7 @@ pub(crate) async fn push(target: Target, command: PushCommand) -> Result<(), Fai
             }
             if update.fields().is_empty() {
                 return Err(Failure::input(
-                    "nothing to update: give --rtmp-url or --width/--height",
+                    "nothing to update: give --rtmp-url, --width/--height, --bitrate, --layout, --layout-json or --json",
                 ));
             }
             // Sequences rise between invocations: start above the last one given and above
@@ -404,14 +470,23 @@ pub(crate) async fn push(target: Target, command: PushCommand) -> Result<(), Fai
             push.adopt(&id, region(&r)?, None).await?;
             let mut last = String::new();
             loop {
-                let line = match push.get(&id).await {
-                    Ok(info) => info
-                        .state
-                        .map_or_else(|| "unknown".to_string(), |s| s.to_string()),
-                    Err(e) => format!("error: {e}"),
+                let (line, value) = match push.get(&id).await {
+                    Ok(info) => {
+                        let state = info
+                            .state
+                            .map_or_else(|| "unknown".to_string(), |s| s.to_string());
+                        (
+                            state.clone(),
+                            serde_json::json!({ "id": id, "state": state }),
+                        )
+                    }
+                    Err(e) => (
+                        format!("error: {e}"),
+                        serde_json::json!({ "id": id, "error": e.to_string() }),
+                    ),
                 };
                 if line != last {
-                    println!("{id} {line}");
+                    target.print_line(value, &format!("{id} {line}"));
                     last = line;
                 }
                 tokio::select! {
@@ -609,15 +684,25 @@ pub(crate) async fn transcode(target: Target, command: TranscodeCommand) -> Resu
             let mut last = String::new();
             loop {
                 // A builder token is good for a few minutes: a fresh one per check.
-                let line = match t.acquire(&instance_id).await {
-                    Ok(token) => match t.query(&task_id, &token.token).await {
-                        Ok(task) => task.status.to_string(),
-                        Err(e) => format!("error: {e}"),
-                    },
-                    Err(e) => format!("error: {e}"),
+                let outcome = match t.acquire(&instance_id).await {
+                    Ok(token) => t
+                        .query(&task_id, &token.token)
+                        .await
+                        .map(|task| task.status.to_string()),
+                    Err(e) => Err(e),
+                };
+                let (line, value) = match outcome {
+                    Ok(status) => (
+                        status.clone(),
+                        serde_json::json!({ "taskId": task_id, "status": status }),
+                    ),
+                    Err(e) => (
+                        format!("error: {e}"),
+                        serde_json::json!({ "taskId": task_id, "error": e.to_string() }),
+                    ),
                 };
                 if line != last {
-                    println!("{task_id} {line}");
+                    target.print_line(value, &format!("{task_id} {line}"));
                     last = line;
                 }
                 tokio::select! {

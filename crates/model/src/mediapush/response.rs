@@ -139,6 +139,20 @@ impl<'de> Deserialize<'de> for GetConverterResponse {
             (v, GetShape::TopLevel)
         };
         let converter = ConverterInfo::deserialize(inner).map_err(serde::de::Error::custom)?;
+        // Every field is optional on its own, but a body with none of them is not a converter
+        // (a proxy's page, another API's answer): an error, never an empty success.
+        let c = &converter;
+        if c.id.is_none()
+            && c.name.is_none()
+            && c.rtmp_url.is_none()
+            && c.state.is_none()
+            && c.transcode_options.is_none()
+            && c.raw_options.is_none()
+        {
+            return Err(serde::de::Error::custom(
+                "no converter field (id, name, rtmpUrl, state, transcodeOptions or rawOptions)",
+            ));
+        }
         Ok(GetConverterResponse { converter, shape })
     }
 }
