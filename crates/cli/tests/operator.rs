@@ -127,10 +127,13 @@ async fn tables_json_errors_layouts_watch_and_logs() {
         assert!(out.lines().nth(1).is_some_and(|l| l.contains('│')), "{out}");
 
         // Errors in JSON mode are a JSON document with the status and ids.
+        // (A 403, refused at once: a 404 would first be confirmed over the guide's 30 s.)
+        emu.add_fault("push.get:*:403".parse().unwrap());
         let missing = run(words("push get nope --output json"), url.clone(), vec![]).await;
+        emu.clear_faults();
         assert_eq!(missing.status.code(), Some(1), "{}", all(&missing));
         let e = json(&missing);
-        assert_eq!(e["error"]["status"], 404, "{e}");
+        assert_eq!(e["error"]["status"], 403, "{e}");
         assert_eq!(e["error"]["exitCode"], 1, "{e}");
         assert!(e["error"]["requestId"].as_str().is_some_and(|s| !s.is_empty()), "{e}");
         assert!(e["error"]["message"].as_str().is_some(), "{e}");
