@@ -206,7 +206,10 @@ async fn a_bad_spec_file_exits_2_before_any_request() {
         let out = start(&emu.url(), &path).wait_with_output().await.unwrap();
         // With --output json the error is a JSON document on stdout.
         let error: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
-        let all = error["error"]["message"].as_str().unwrap_or_default().to_string();
+        let all = error["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
         assert_eq!(out.status.code(), Some(2), "{all}");
         assert_eq!(error["error"]["exitCode"], 2, "{error}");
         assert!(all.contains(needle), "{needle}: {all}");

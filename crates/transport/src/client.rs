@@ -49,6 +49,7 @@ type Stack = Trace<
                     RateLimit<
                         Attempt<
                             AttemptTimeout<SetHeaders<Auth<ClassifyErrors<Connection>, Shared>>>,
+                            Shared,
                         >,
                         Shared,
                     >,
@@ -57,6 +58,7 @@ type Stack = Trace<
             >,
         >,
     >,
+    Shared,
 >;
 
 /// Everything the layers of one client share, in one allocation (see [`StateHandle`]).
@@ -66,6 +68,7 @@ struct LayerState {
     limiters: Limiters,
     credentials: Arc<dyn CredentialSource>,
     connection: SharedService,
+    metrics: crate::metrics::ClientMetrics,
 }
 
 /// The handle every layer of a client holds: one reference count for all of them.
@@ -87,6 +90,12 @@ impl StateHandle<FailoverState> for Shared {
 impl StateHandle<Limiters> for Shared {
     fn state(&self) -> &Limiters {
         &self.0.limiters
+    }
+}
+
+impl StateHandle<crate::metrics::ClientMetrics> for Shared {
+    fn state(&self) -> &crate::metrics::ClientMetrics {
+        &self.0.metrics
     }
 }
 
@@ -394,6 +403,7 @@ impl ClientBuilder {
             },
             credentials: Arc::clone(&config.credentials),
             connection: inner,
+            metrics: crate::metrics::ClientMetrics::default(),
         }));
         // The default user agent is a static string: no reference count to bump per request.
         let user_agent = if config.user_agent == crate::config::USER_AGENT {
@@ -406,7 +416,7 @@ impl ClientBuilder {
         };
         // Outermost first.
         let stack = ServiceBuilder::new()
-            .layer(TraceLayer)
+            .layer(TraceLayer::new(shared.clone()))
             .layer(RequestIdLayer)
             .layer(DeadlineLayer::new(config.call_timeout))
             .layer(tower::retry::RetryLayer::new(VendorRetryPolicy::new(
@@ -414,7 +424,7 @@ impl ClientBuilder {
             )))
             .layer(FailoverLayer::new(shared.clone()))
             .layer(RateLimitLayer::new(shared.clone()))
-            .layer(AttemptLayer)
+            .layer(AttemptLayer::new(shared.clone()))
             .layer(AttemptTimeoutLayer::new(config.attempt_timeout))
             .layer(HeadersLayer::new(user_agent))
             .layer(AuthLayer::new(shared.clone()))

@@ -17,9 +17,12 @@
 //! | `agora_rest_reconcile_actions_total` | counter | `service`, `action` | what the controllers did (`create`, `update`, `recreate`, `poll`…) |
 //! | `agora_rest_resources` | gauge | `service`, `state` | declared converters and tasks by observed state (`healthy`, `failed`…) |
 
+use std::collections::HashMap;
+use std::sync::{PoisonError, RwLock};
 use std::time::Duration;
 
 use agora_rest_core::operation::Operation;
+use metrics::Counter;
 
 /// Whole calls, by operation and outcome.
 pub const CALLS: &str = "agora_rest_calls_total";
@@ -62,23 +65,105 @@ fn status_label(status: u16) -> metrics::SharedString {
     }
 }
 
-/// Counts a whole call's outcome: its final status, or the kind of error that ended it.
-pub(crate) fn call_outcome(op: Operation, outcome: Result<u16, &'static str>) {
-    let outcome = match outcome {
-        Ok(status) => status_label(status),
-        Err(kind) => metrics::SharedString::const_str(kind),
-    };
-    metrics::counter!(CALLS, "op" => op.name(), "outcome" => outcome).increment(1);
+/// How a call or an attempt ended: a status, or the kind of error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Outcome {
+    /// The service answered.
+    Status(u16),
+    /// No answer: the error's kind (`network`, `timeout`, …).
+    Kind(&'static str),
 }
 
-/// Counts one HTTP attempt.
-pub(crate) fn request(op: Operation, outcome: Result<u16, &'static str>, host: &str) {
-    let status = match outcome {
-        Ok(status) => status_label(status),
-        Err(kind) => metrics::SharedString::const_str(kind),
-    };
-    metrics::counter!(REQUESTS, "op" => op.name(), "status" => status, "host" => host.to_string())
-        .increment(1);
+impl Outcome {
+    pub(crate) fn of(outcome: Result<u16, &'static str>) -> Self {
+        match outcome {
+            Ok(status) => Outcome::Status(status),
+            Err(kind) => Outcome::Kind(kind),
+        }
+    }
+
+    fn label(self) -> metrics::SharedString {
+        match self {
+            Outcome::Status(status) => status_label(status),
+            Outcome::Kind(kind) => metrics::SharedString::const_str(kind),
+        }
+    }
+}
+
+/// The most counter handles one client keeps (operations × outcomes × hosts are few; the cap
+/// only bounds a pathological server answering ever new statuses). Beyond it, counts still
+/// go to the recorder, only without a cached handle.
+const MAX_CACHED: usize = 1024;
+
+/// The counter handles of one client, registered at first use and then reused.
+///
+/// Why: building a metric key allocates (its label list, the host's name), and that cost on
+/// every request was a tenth of the whole stack's. A cached handle costs a read lock and a
+/// hash lookup of a small key. Handles are registered with the recorder installed when they
+/// are first used: install the recorder before the first call (as with any `metrics` handle).
+#[derive(Debug, Default)]
+pub struct ClientMetrics {
+    calls: RwLock<Counters>,
+    /// By host, then operation and outcome (a host is looked up by `&str`, no allocation).
+    requests: RwLock<HashMap<Box<str>, Counters>>,
+}
+
+/// Counter handles by operation and outcome.
+type Counters = HashMap<(Operation, Outcome), Counter>;
+
+impl ClientMetrics {
+    /// Counts a whole call's outcome: its final status, or the kind of error that ended it.
+    pub(crate) fn call(&self, op: Operation, outcome: Outcome) {
+        let key = (op, outcome);
+        if let Some(c) = self
+            .calls
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&key)
+        {
+            c.increment(1);
+            return;
+        }
+        let counter = metrics::counter!(CALLS, "op" => op.name(), "outcome" => outcome.label());
+        counter.increment(1);
+        let mut calls = self.calls.write().unwrap_or_else(PoisonError::into_inner);
+        if calls.len() < MAX_CACHED {
+            calls.insert(key, counter);
+        }
+    }
+
+    /// Counts one HTTP attempt to `host`.
+    pub(crate) fn request(&self, op: Operation, outcome: Outcome, host: &str) {
+        let key = (op, outcome);
+        if let Some(c) = self
+            .requests
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(host)
+            .and_then(|m| m.get(&key))
+        {
+            c.increment(1);
+            return;
+        }
+        let counter = metrics::counter!(
+            REQUESTS,
+            "op" => op.name(),
+            "status" => outcome.label(),
+            "host" => host.to_string()
+        );
+        counter.increment(1);
+        let mut requests = self
+            .requests
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        let cached: usize = requests.values().map(HashMap::len).sum();
+        if cached < MAX_CACHED {
+            requests
+                .entry(host.into())
+                .or_default()
+                .insert(key, counter);
+        }
+    }
 }
 
 /// Counts a retry after `status`.

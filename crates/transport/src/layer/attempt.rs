@@ -17,60 +17,81 @@ use tower::{Layer, Service};
 use tracing::Instrument;
 
 use super::trace::outcome_of;
-use super::{LayerFuture, fail, ready_when_inner_is};
+use super::{LayerFuture, StateHandle, fail, ready_when_inner_is};
 use crate::Error;
 use crate::call::call_of;
+use crate::metrics::{ClientMetrics, Outcome};
 
 /// Layer for [`Attempt`].
-#[derive(Debug, Clone, Copy, Default)]
-pub struct AttemptLayer;
+#[derive(Debug, Clone, Default)]
+pub struct AttemptLayer<H = std::sync::Arc<ClientMetrics>> {
+    metrics: H,
+}
 
-impl<S> Layer<S> for AttemptLayer {
-    type Service = Attempt<S>;
+impl<H: StateHandle<ClientMetrics>> AttemptLayer<H> {
+    /// Counts attempts in `metrics`.
+    pub fn new(metrics: H) -> Self {
+        AttemptLayer { metrics }
+    }
+}
 
-    fn layer(&self, inner: S) -> Attempt<S> {
-        Attempt { inner }
+impl<S, H: Clone> Layer<S> for AttemptLayer<H> {
+    type Service = Attempt<S, H>;
+
+    fn layer(&self, inner: S) -> Attempt<S, H> {
+        Attempt {
+            inner,
+            metrics: self.metrics.clone(),
+        }
     }
 }
 
 /// Counts each attempt and wraps it in a span.
 #[derive(Debug, Clone)]
-pub struct Attempt<S> {
+pub struct Attempt<S, H = std::sync::Arc<ClientMetrics>> {
     inner: S,
+    metrics: H,
 }
 
 pin_project_lite::pin_project! {
     /// An attempt's future that counts its outcome when it ends.
-    pub struct CountedAttempt<F> {
+    pub struct CountedAttempt<F, H> {
         #[pin]
         inner: F,
         op: Operation,
         host: http::uri::Authority,
+        metrics: H,
     }
 }
 
-impl<F> Future for CountedAttempt<F>
+impl<F, H> Future for CountedAttempt<F, H>
 where
     F: Future<Output = Result<Response<Bytes>, Error>>,
+    H: StateHandle<ClientMetrics>,
 {
     type Output = F::Output;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let result = std::task::ready!(this.inner.poll(cx));
-        crate::metrics::request(*this.op, outcome_of(&result), this.host.as_str());
+        this.metrics.state().request(
+            *this.op,
+            Outcome::of(outcome_of(&result)),
+            this.host.as_str(),
+        );
         Poll::Ready(result)
     }
 }
 
-impl<S> Service<Request<Bytes>> for Attempt<S>
+impl<S, H> Service<Request<Bytes>> for Attempt<S, H>
 where
     S: Service<Request<Bytes>, Response = Response<Bytes>, Error = Error>,
     S::Future: Send + 'static,
+    H: StateHandle<ClientMetrics>,
 {
     type Response = Response<Bytes>;
     type Error = Error;
-    type Future = LayerFuture<CountedAttempt<S::Future>>;
+    type Future = LayerFuture<CountedAttempt<S::Future, H>>;
 
     ready_when_inner_is!();
 
@@ -91,6 +112,7 @@ where
                 inner: self.inner.call(req),
                 op,
                 host,
+                metrics: self.metrics.clone(),
             });
         }
         let fut = span.in_scope(|| self.inner.call(req));
@@ -99,6 +121,7 @@ where
                 inner: fut,
                 op,
                 host,
+                metrics: self.metrics.clone(),
             }
             .instrument(span),
         ))

@@ -16,9 +16,10 @@ use http::{Request, Response};
 use tower::{Layer, Service};
 use tracing::Instrument;
 
-use super::{LayerFuture, fail, ready_when_inner_is};
+use super::{LayerFuture, StateHandle, fail, ready_when_inner_is};
 use crate::Error;
 use crate::call::call_of;
+use crate::metrics::{ClientMetrics, Outcome};
 
 /// The converter or task id in `path`: the segment where `template` has `{converterId}` or
 /// `{taskId}`.
@@ -40,53 +41,71 @@ pub(crate) fn outcome_of(result: &Result<Response<Bytes>, Error>) -> Result<u16,
 
 pin_project_lite::pin_project! {
     /// A call's future that counts its outcome when it ends (no span wanted).
-    pub struct Counted<F> {
+    pub struct Counted<F, H> {
         #[pin]
         inner: F,
         op: Operation,
+        metrics: H,
     }
 }
 
-impl<F> Future for Counted<F>
+impl<F, H> Future for Counted<F, H>
 where
     F: Future<Output = Result<Response<Bytes>, Error>>,
+    H: StateHandle<ClientMetrics>,
 {
     type Output = F::Output;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let result = std::task::ready!(this.inner.poll(cx));
-        crate::metrics::call_outcome(*this.op, outcome_of(&result));
+        this.metrics
+            .state()
+            .call(*this.op, Outcome::of(outcome_of(&result)));
         Poll::Ready(result)
     }
 }
 
 /// Layer for [`Trace`].
-#[derive(Debug, Clone, Copy, Default)]
-pub struct TraceLayer;
+#[derive(Debug, Clone, Default)]
+pub struct TraceLayer<H = std::sync::Arc<ClientMetrics>> {
+    metrics: H,
+}
 
-impl<S> Layer<S> for TraceLayer {
-    type Service = Trace<S>;
-
-    fn layer(&self, inner: S) -> Trace<S> {
-        Trace { inner }
+impl<H: StateHandle<ClientMetrics>> TraceLayer<H> {
+    /// Traces calls, counting them in `metrics`.
+    pub fn new(metrics: H) -> Self {
+        TraceLayer { metrics }
     }
 }
 
-/// Wraps each call in an `agora.call` span.
-#[derive(Debug, Clone)]
-pub struct Trace<S> {
-    inner: S,
+impl<S, H: Clone> Layer<S> for TraceLayer<H> {
+    type Service = Trace<S, H>;
+
+    fn layer(&self, inner: S) -> Trace<S, H> {
+        Trace {
+            inner,
+            metrics: self.metrics.clone(),
+        }
+    }
 }
 
-impl<S> Service<Request<Bytes>> for Trace<S>
+/// Wraps each call in an `agora.call` span and counts its outcome.
+#[derive(Debug, Clone)]
+pub struct Trace<S, H = std::sync::Arc<ClientMetrics>> {
+    inner: S,
+    metrics: H,
+}
+
+impl<S, H> Service<Request<Bytes>> for Trace<S, H>
 where
     S: Service<Request<Bytes>, Response = Response<Bytes>, Error = Error>,
     S::Future: Send + 'static,
+    H: StateHandle<ClientMetrics>,
 {
     type Response = Response<Bytes>;
     type Error = Error;
-    type Future = LayerFuture<Counted<S::Future>>;
+    type Future = LayerFuture<Counted<S::Future, H>>;
 
     ready_when_inner_is!();
 
@@ -110,13 +129,17 @@ where
             return Either::Left(Counted {
                 inner: self.inner.call(req),
                 op: operation,
+                metrics: self.metrics.clone(),
             });
         }
         let fut = span.in_scope(|| self.inner.call(req));
+        let metrics = self.metrics.clone();
         Either::Right(Box::pin(
             async move {
                 let result = fut.await;
-                crate::metrics::call_outcome(operation, outcome_of(&result));
+                metrics
+                    .state()
+                    .call(operation, Outcome::of(outcome_of(&result)));
                 let span = tracing::Span::current();
                 match &result {
                     Ok(resp) => {
