@@ -36,6 +36,10 @@ pub(crate) struct DemoArgs {
     /// Plain lines even on a terminal (no progress spinner).
     #[arg(long)]
     plain: bool,
+    /// After the summary, print what the demo's clients and controller recorded, in
+    /// Prometheus' text format (as `controller run --metrics ADDR` serves it).
+    #[arg(long)]
+    metrics: bool,
 }
 
 const APP: &str = "demo-app";
@@ -296,6 +300,11 @@ pub(crate) fn run(args: &DemoArgs) -> Result<(), Failure> {
         .build()
         .map_err(|e| Failure::service(format!("cannot start the runtime: {e}")))?;
     let fancy = !args.plain && std::io::stdout().is_terminal();
+    // Before any client is built: clients register their counters at first use.
+    let metrics = args
+        .metrics
+        .then(crate::metrics_endpoint::install)
+        .transpose()?;
     let rows = rt.block_on(scenario(fancy))?;
     println!();
     println!(
@@ -318,6 +327,11 @@ pub(crate) fn run(args: &DemoArgs) -> Result<(), Failure> {
         "demo: {} passed, {failed} failed (time is simulated; the guide's waits are real schedules)",
         rows.len() - failed
     );
+    if let Some(handle) = metrics {
+        println!();
+        println!("# metrics (Prometheus text format)");
+        print!("{}", handle.render());
+    }
     if failed > 0 {
         return Err(Failure::service(format!("{failed} demo steps misbehaved")));
     }

@@ -8,7 +8,7 @@ use agora_rest_transport::server::{HardenedServer, serve_until};
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
 use http_body_util::Full;
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 use crate::Failure;
 use crate::webhook::ServerLimitArgs;
@@ -16,10 +16,25 @@ use crate::webhook::ServerLimitArgs;
 /// Installs the process-wide Prometheus recorder: every metric the clients and controllers
 /// record from now on is kept for scraping (or printing).
 pub(crate) fn install() -> Result<PrometheusHandle, Failure> {
+    let fail = |e: &dyn std::fmt::Display| {
+        Failure::service(format!("cannot install the metrics recorder: {e}"))
+    };
+    // Rate-limit waits as a histogram (buckets from a millisecond to the longest wait allowed)
+    // rather than the exporter's default summary: histograms add up across replicas.
     PrometheusBuilder::new()
+        .set_buckets_for_metric(
+            Matcher::Full(agora_rest_transport::metrics::RATE_LIMIT_WAIT.to_string()),
+            &WAIT_BUCKETS,
+        )
+        .map_err(|e| fail(&e))?
         .install_recorder()
-        .map_err(|e| Failure::service(format!("cannot install the metrics recorder: {e}")))
+        .map_err(|e| fail(&e))
 }
+
+/// Bucket bounds of the rate-limit wait histogram, in seconds.
+const WAIT_BUCKETS: [f64; 12] = [
+    0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0, 15.0, 60.0,
+];
 
 /// Serves `handle` at `http://ADDR/metrics` until the process ends.
 pub(crate) async fn serve(

@@ -39,6 +39,18 @@ fn demo_exits_zero_with_a_summary() {
         "{out}"
     );
     assert!(out.contains("demo: 8 passed, 0 failed"), "{out}");
+    // With --metrics, the scrape of what the demo's clients recorded follows.
+    let o = agora_rest(&["demo", "--plain", "--metrics"], None);
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    for needle in [
+        "agora_rest_calls_total{op=\"push.create\"",
+        "agora_rest_rate_limit_wait_seconds_bucket{op=\"push.get\",limiter=\"local\",le=\"0.05\"}",
+        "agora_rest_failovers_total{",
+        "agora_rest_reconcile_actions_total{service=\"mediapush\",action=\"create\"}",
+    ] {
+        assert!(out.contains(needle), "{needle} in:\n{out}");
+    }
 }
 
 #[test]
