@@ -127,9 +127,10 @@ async fn an_unreachable_limiter_falls_back_to_the_local_share() {
         let took = t0.elapsed();
         assert!(took >= Duration::from_millis(29 * 60), "{took:?}");
         assert!(shared.asked.load(Ordering::Relaxed) >= 30);
-        // Back up: the shared buckets again (20 ms spacing).
+        // Back up. For one window the local share still applies as well: the shared limiter
+        // never saw the calls just made on it, and would grant a full second's quota on top.
         shared.down.store(false, Ordering::Relaxed);
-        for _ in 0..10 {
+        for _ in 0..20 {
             mock.push(MockResponse::json(200, "{}"));
         }
         let t1 = tokio::time::Instant::now();
@@ -137,9 +138,20 @@ async fn an_unreachable_limiter_falls_back_to_the_local_share() {
             get(&c).await.unwrap();
         }
         assert!(
-            t1.elapsed() < Duration::from_millis(400),
-            "{:?}",
+            t1.elapsed() >= Duration::from_millis(9 * 60),
+            "still the local share's spacing right after the outage: {:?}",
             t1.elapsed()
+        );
+        // Then the shared buckets alone (20 ms spacing).
+        tokio::time::sleep(Duration::from_millis(1200)).await;
+        let t2 = tokio::time::Instant::now();
+        for _ in 0..10 {
+            get(&c).await.unwrap();
+        }
+        assert!(
+            t2.elapsed() < Duration::from_millis(400),
+            "{:?}",
+            t2.elapsed()
         );
     })
     .await;

@@ -62,7 +62,17 @@ pub struct Limiters {
     max_wait: Duration,
     /// The limiter shared with other replicas, and the local share used while it is down.
     shared: Option<(SharedLimits, Box<Limiters>)>,
+    /// When this client last limited itself to its local share (the shared limiter was
+    /// unreachable).
+    fell_back_at: std::sync::Mutex<Option<tokio::time::Instant>>,
 }
+
+/// How long after its last local-share permit a client still takes local-share permits on top
+/// of the shared limiter's. The services count requests per second; the shared limiter never
+/// saw the calls made on local shares, so for one window after an outage it would grant a full
+/// second's quota on top of them (one 429 was seen exactly there). Taking both for a window,
+/// plus a margin, keeps the sum under the quota across the switch back.
+const FALLBACK_COOL_DOWN: Duration = Duration::from_millis(1200);
 
 /// How far ahead a caller reserves a shared permit. Short, because a request that timed out
 /// on the caller's side may still run on Redis later (a stalled server runs its queue when it
@@ -108,6 +118,7 @@ impl Limiters {
             clock,
             max_wait,
             shared: None,
+            fell_back_at: std::sync::Mutex::new(None),
         })
     }
 
@@ -186,6 +197,11 @@ impl Limiters {
                     Err(e) => {
                         return match shared.when_unreachable {
                             WhenUnreachable::LocalShare { .. } => {
+                                *self
+                                    .fell_back_at
+                                    .lock()
+                                    .unwrap_or_else(std::sync::PoisonError::into_inner) =
+                                    Some(tokio::time::Instant::now());
                                 tracing::warn!(
                                     op = %call.op,
                                     error = %e,
@@ -203,6 +219,18 @@ impl Limiters {
                         };
                     }
                 }
+            }
+        }
+        // Just back from the local share: its permits too, for one window (see
+        // FALLBACK_COOL_DOWN).
+        let recent = self
+            .fell_back_at
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .is_some_and(|at| at.elapsed() < FALLBACK_COOL_DOWN);
+        if recent {
+            if let Err(blocked) = fallback.try_now(call) {
+                fallback.acquire_from(call, blocked).await?;
             }
         }
         Ok(())
