@@ -228,10 +228,8 @@ impl Limiters {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .is_some_and(|at| at.elapsed() < FALLBACK_COOL_DOWN);
-        if recent {
-            if let Err(blocked) = fallback.try_now(call) {
-                fallback.acquire_from(call, blocked).await?;
-            }
+        if recent && let Err(blocked) = fallback.try_now(call) {
+            fallback.acquire_from(call, blocked).await?;
         }
         Ok(())
     }
