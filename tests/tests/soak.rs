@@ -51,15 +51,15 @@ fn spec(i: usize, version: u32) -> ConverterSpec {
 }
 
 fn task_spec(i: usize, bitrate: u32) -> TaskSpec {
+    let base = u32::try_from(10_000 + 2 * i).unwrap();
     let config = TranscoderConfigBuilder::new()
         .audio_input(AudioInput::rtc(format!("tch{i}"), 0, "in-token"))
         .output(
-            Output::rtc(format!("tch{i}-mix"), 1, "unused")
+            Output::rtc(format!("tch{i}-mix"), base, "unused")
                 .with_video(VideoOption::new(640, 360, bitrate)),
         )
         .build()
         .unwrap();
-    let base = u32::try_from(10_000 + 2 * i).unwrap();
     TaskSpec {
         instance_id: format!("task{i}"),
         uids: [base, base + 1],
