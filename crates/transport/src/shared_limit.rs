@@ -68,11 +68,29 @@ pub fn bucket_key(scope: RateScope, converter: Option<&str>) -> Option<String> {
     }
 }
 
-/// `rate` divided among `replicas`: the same requests over a period `replicas` times longer.
+/// `rate` divided among `replicas` that cannot see each other's calls (the shared limiter is
+/// down), so that their sum stays within `rate` in *every* window of `rate.per`, whatever
+/// their phases.
+///
+/// A replica paced `i` apart can make `floor(per / i) + 1` calls in one window: with the exact
+/// share (50/s over 3 replicas, 60 ms apart) each makes 17 and three make 51, and CI drew a
+/// 429 exactly so. Each replica therefore gets `k = floor(requests / replicas)` calls per
+/// window, paced `per / (k - 1)` apart (50/s over 3: 15/s each, 48 at most in any second);
+/// with fewer than two per window, one per `replicas` windows.
 pub fn share_of(rate: Rate, replicas: u32) -> Rate {
-    Rate {
-        requests: rate.requests,
-        per: rate.per.saturating_mul(replicas.max(1)),
+    let n = replicas.max(1);
+    if n == 1 {
+        return rate;
+    }
+    match rate.requests / n {
+        k if k >= 2 => Rate {
+            requests: k - 1,
+            per: rate.per,
+        },
+        _ => Rate {
+            requests: 1,
+            per: rate.per.saturating_mul(n),
+        },
     }
 }
 
@@ -93,10 +111,25 @@ mod tests {
         );
         assert_eq!(bucket_key(RateScope::MediaPushConverterUpdate, None), None);
         let third = share_of(Rate::per_second(50), 3);
-        assert_eq!(third.interval(), Duration::from_millis(60));
+        assert_eq!(third.interval(), Duration::from_secs(1) / 15);
         assert_eq!(
             share_of(Rate::per_second(50), 0).interval(),
             Duration::from_millis(20)
         );
+        // Whatever their phases, the replicas' calls in any one window (closed: both ends
+        // counted) never add up above the rate.
+        for requests in [2, 3, 10, 49, 50, 51, 100, 500] {
+            for replicas in 2..=12 {
+                let rate = Rate::per_second(requests);
+                let share = share_of(rate, replicas);
+                let i = share.interval().as_nanos();
+                let per_window = rate.per.as_nanos() / i + 1;
+                assert!(
+                    per_window * u128::from(replicas) <= u128::from(requests)
+                        || share.per > rate.per,
+                    "{requests}/s over {replicas}: {per_window} each"
+                );
+            }
+        }
     }
 }

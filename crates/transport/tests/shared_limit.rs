@@ -123,7 +123,7 @@ async fn an_unreachable_limiter_falls_back_to_the_local_share() {
         for _ in 0..30 {
             get(&c).await.unwrap();
         }
-        // A third of 50/s: 60 ms apart.
+        // The local share of 50/s over 3 replicas: 15/s, 66.7 ms apart.
         let took = t0.elapsed();
         assert!(took >= Duration::from_millis(29 * 60), "{took:?}");
         assert!(shared.asked.load(Ordering::Relaxed) >= 30);
