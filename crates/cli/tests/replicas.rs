@@ -248,6 +248,8 @@ async fn request_log(admin: u16) -> Vec<serde_json::Value> {
 struct Figures {
     requests: usize,
     rate_limited: usize,
+    /// Operation and emulator time (ms) of each 429 not injected, for the failure report.
+    rate_limited_at: Vec<(String, u64)>,
     stale: usize,
     max_per_api_second: usize,
 }
@@ -264,6 +266,8 @@ fn figures(log: &[serde_json::Value]) -> Figures {
         let status = e["status"].as_u64().unwrap_or(0);
         if status == 429 && !injected {
             f.rate_limited += 1;
+            f.rate_limited_at
+                .push((op.clone(), e["atMs"].as_u64().unwrap_or(0)));
         }
         if op == "push.update" && status == 409 && !injected {
             f.stale += 1;
@@ -415,6 +419,9 @@ async fn three_replicas_through_redis_act_as_one_client() {
         }
 
         // Redis stops for 10 s: no action that needs a lease, then everything resumes.
+        let outage_at = admin_get(admin_port, "/_emulator/health").await["nowMs"]
+            .as_u64()
+            .unwrap_or(0);
         redis.signal("-STOP");
         tokio::time::sleep(Duration::from_secs(10)).await;
         redis.signal("-CONT");
@@ -448,7 +455,12 @@ async fn three_replicas_through_redis_act_as_one_client() {
         println!("  429 not injected              {}", f.rate_limited);
         println!("  stale-sequence 409s           {}", f.stale);
         println!("  max one-API calls in 1 s      {}", f.max_per_api_second);
-        assert_eq!(f.rate_limited, 0, "429s drawn");
+        assert_eq!(
+            f.rate_limited,
+            0,
+            "429s drawn (op, ms; the outage began at {outage_at} ms and lasted 10 s): {:?}",
+            f.rate_limited_at
+        );
         assert_eq!(f.stale, 0, "stale sequences");
         assert!(f.max_per_api_second <= 50, "{f:?}");
         assert!(

@@ -171,3 +171,41 @@ async fn fail_closed_refuses_without_sending() {
     })
     .await;
 }
+
+/// A shared limiter that reserves a slot 100 ms ahead and answers its first question late.
+#[derive(Debug, Default)]
+struct SlowFirstAnswer {
+    asked: AtomicU32,
+}
+
+#[async_trait::async_trait]
+impl SharedRateLimiter for SlowFirstAnswer {
+    async fn acquire(&self, _key: &str, _rate: Rate, _max: Duration) -> Result<Acquired, Error> {
+        if self.asked.fetch_add(1, Ordering::Relaxed) == 0 {
+            // The slot was reserved now; the answer arrives 50 ms later (a busy process).
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Ok(Acquired::After(Duration::from_millis(100)))
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_request_woken_after_its_slot_reserves_again() {
+    bounded(async {
+        let mock = MockService::new();
+        mock.push(MockResponse::json(200, "{}"));
+        let shared = Arc::new(SlowFirstAnswer::default());
+        let config = Config::new("app", Credentials::new("cid", "csecret").unwrap())
+            .with_jitter(|| 0.5)
+            .with_shared_limiter(Arc::clone(&shared) as _, WhenUnreachable::FailClosed);
+        let c = Client::builder(config)
+            .with_service(mock.clone())
+            .build()
+            .unwrap();
+        get(&c).await.unwrap();
+        // 50 ms late for the first slot: given up; the second one, on time, is used.
+        assert_eq!(shared.asked.load(Ordering::Relaxed), 2);
+        assert_eq!(mock.requests().len(), 1);
+    })
+    .await;
+}

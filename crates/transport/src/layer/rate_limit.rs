@@ -74,6 +74,10 @@ pub struct Limiters {
 /// plus a margin, keeps the sum under the quota across the switch back.
 const FALLBACK_COOL_DOWN: Duration = Duration::from_millis(1200);
 
+/// How late after its reserved slot a request may still leave. Later, it would arrive among
+/// the requests of the next slots and overrun the service's window; it reserves again.
+const LATE_TOLERANCE: Duration = Duration::from_millis(10);
+
 /// How far ahead a caller reserves a shared permit. Short, because a request that timed out
 /// on the caller's side may still run on Redis later (a stalled server runs its queue when it
 /// resumes): such orphaned reservations can then waste at most this much of the quota.
@@ -151,6 +155,17 @@ impl Limiters {
         let Some((shared, fallback)) = &self.shared else {
             return Ok(());
         };
+        // Just back from the local share: its permit too, for one window (see
+        // FALLBACK_COOL_DOWN). Taken first, so that the shared reservation below still sets
+        // when the request leaves (a wait after it would make requests bunch).
+        let recent = self
+            .fell_back_at
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .is_some_and(|at| at.elapsed() < FALLBACK_COOL_DOWN);
+        if recent && let Err(blocked) = fallback.try_now(call) {
+            fallback.acquire_from(call, blocked).await?;
+        }
         let mut waited = Duration::ZERO;
         for (scope, rate) in self.limits.scopes(call.op) {
             let Some(key) = bucket_key(scope, call.converter.as_deref()) else {
@@ -159,6 +174,7 @@ impl Limiters {
             loop {
                 let left = self.max_wait.saturating_sub(waited);
                 let horizon = left.min(RESERVE_HORIZON);
+                let asked_at = tokio::time::Instant::now();
                 let answer = tokio::time::timeout(
                     SHARED_ANSWER_TIMEOUT,
                     shared
@@ -178,6 +194,14 @@ impl Limiters {
                     Ok(Acquired::After(wait)) => {
                         waited += wait;
                         tokio::time::sleep(wait).await;
+                        // Woken well after the slot (a busy process): sent now, it would
+                        // arrive with the next slots' requests. The slot is given up and a
+                        // new one reserved instead.
+                        let late = asked_at.elapsed().saturating_sub(wait);
+                        if late > LATE_TOLERANCE && waited < self.max_wait {
+                            tracing::debug!(op = %call.op, ?late, "woke after the reserved slot: reserving again");
+                            continue;
+                        }
                         break;
                     }
                     // Not reserved (beyond the horizon): come back when it is within it,
@@ -220,16 +244,6 @@ impl Limiters {
                     }
                 }
             }
-        }
-        // Just back from the local share: its permits too, for one window (see
-        // FALLBACK_COOL_DOWN).
-        let recent = self
-            .fell_back_at
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .is_some_and(|at| at.elapsed() < FALLBACK_COOL_DOWN);
-        if recent && let Err(blocked) = fallback.try_now(call) {
-            fallback.acquire_from(call, blocked).await?;
         }
         Ok(())
     }
