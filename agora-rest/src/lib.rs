@@ -14,10 +14,10 @@
 //! | feature | default | what it adds |
 //! | --- | --- | --- |
 //! | `tls` | yes | HTTPS to the services (rustls with ring); without it only the emulator on loopback is reached |
-//! | `mediapush` | yes | [`mediapush`]: the Media Push client and the converter controller |
-//! | `transcoder` | yes | [`transcoder`]: the Cloud Transcoding client and the task controller |
-//! | `emulator` | no | [`emulator`]: both services locally, in memory or on sockets |
-//! | `redis` | no | [`redis`]: limits, sequences, quota and controller stores shared by replicas |
+//! | `mediapush` | yes | `agora_rest::mediapush`: the Media Push client and the converter controller |
+//! | `transcoder` | yes | `agora_rest::transcoder`: the Cloud Transcoding client and the task controller |
+//! | `emulator` | no | `agora_rest::emulator`: both services locally, in memory or on sockets |
+//! | `redis` | no | `agora_rest::redis`: limits, sequences, quota and controller stores shared by replicas |
 //!
 //! ```
 //! # #[cfg(all(feature = "mediapush", feature = "emulator"))]

@@ -3,7 +3,7 @@
 //! Fields: operation, method, path template (not the path), the converter or task id the path
 //! names, request id, status. Headers are never recorded, so `Authorization` cannot leak
 //! through traces. The attempts below carry their own span (`agora.attempt`, in
-//! [`attempt_metrics`](super::attempt_metrics)) with the attempt number and host.
+//! [`attempt`](super::attempt)) with the attempt number and host.
 
 use std::future::Future;
 use std::pin::Pin;
