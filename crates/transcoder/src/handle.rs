@@ -107,7 +107,13 @@ impl TaskHandle {
     /// Replaces the config (docs/vendor-rules.md): the full body goes out with the next
     /// `sequenceId`; changes the service would not apply are refused before sending. Updates of
     /// one task go out one at a time, so no stale `sequenceId` is ever sent.
+    ///
+    /// The task publishes each RTC output as the UID it was started with (the primary, or the
+    /// backup after a re-create) with that UID's token, and an update may not change either:
+    /// so `new` may be built as the start's config was (naming the primary UID and any
+    /// token), and its outputs into the same channels are sent as the task runs them.
     pub async fn update(&self, new: TranscoderConfig) -> Result<(), Error> {
+        let new = self.as_running(new);
         self.config().validate_update_to(&new)?;
         let _serial = self.update_lock.lock().await;
         let seq = self.transcoder.sequences.next(&self.task_id).await?;
@@ -133,6 +139,21 @@ impl TaskHandle {
         self.transcoder.client.send(req).await?;
         *self.config.lock().unwrap_or_else(PoisonError::into_inner) = new;
         Ok(())
+    }
+
+    /// `new` with each RTC output into the channel the running task publishes to at the same
+    /// place given the running UID and token.
+    fn as_running(&self, mut new: TranscoderConfig) -> TranscoderConfig {
+        let running = self.config();
+        for (out, now) in new.outputs.iter_mut().zip(&running.outputs) {
+            if let (Some(rtc), Some(now)) = (out.rtc.as_mut(), now.rtc.as_ref())
+                && rtc.rtc_channel == now.rtc_channel
+            {
+                rtc.rtc_uid = now.rtc_uid;
+                rtc.rtc_token = now.rtc_token.clone();
+            }
+        }
+        new
     }
 
     /// Stops the task; `None` when it was already gone (a 404 settles at once, without the

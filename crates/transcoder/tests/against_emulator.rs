@@ -279,6 +279,21 @@ async fn updates_and_stop() {
     fixed.idle_timeout = Some(900);
     assert!(matches!(handle.update(fixed).await, Err(Error::Invalid(_))));
     assert_eq!(emu.request_log().len(), before);
+    // The config as built for the start (the primary UID, a placeholder token) updates the
+    // task as it runs: its output keeps the UID and token it publishes with.
+    let mut as_built = common::config();
+    as_built.outputs[0].video_option.as_mut().unwrap().bitrate = Some(700);
+    handle.update(as_built).await.unwrap();
+    let running = handle.config();
+    let rtc = running.outputs[0].rtc.as_ref().unwrap();
+    assert_eq!((rtc.rtc_uid, rtc.rtc_token.expose()), (1001, "token-for-1001"));
+    assert_eq!(running.outputs[0].video_option.as_ref().unwrap().bitrate, Some(700));
+    // Another output channel is still an immutable change, refused before sending.
+    let mut moved = common::config();
+    moved.outputs[0].rtc.as_mut().unwrap().rtc_channel = "elsewhere".into();
+    let before = emu.request_log().len();
+    assert!(matches!(handle.update(moved).await, Err(Error::Invalid(_))));
+    assert_eq!(emu.request_log().len(), before);
     let stopped = handle.stop().await.unwrap().unwrap();
     assert_eq!(stopped.status.as_str(), "STOPPED");
     assert!(handle.stop().await.unwrap().is_none(), "already gone");
