@@ -286,8 +286,14 @@ async fn updates_and_stop() {
     handle.update(as_built).await.unwrap();
     let running = handle.config();
     let rtc = running.outputs[0].rtc.as_ref().unwrap();
-    assert_eq!((rtc.rtc_uid, rtc.rtc_token.expose()), (1001, "token-for-1001"));
-    assert_eq!(running.outputs[0].video_option.as_ref().unwrap().bitrate, Some(700));
+    assert_eq!(
+        (rtc.rtc_uid, rtc.rtc_token.expose()),
+        (1001, "token-for-1001")
+    );
+    assert_eq!(
+        running.outputs[0].video_option.as_ref().unwrap().bitrate,
+        Some(700)
+    );
     // Another output channel is still an immutable change, refused before sending.
     let mut moved = common::config();
     moved.outputs[0].rtc.as_mut().unwrap().rtc_channel = "elsewhere".into();
