@@ -172,40 +172,71 @@ async fn fail_closed_refuses_without_sending() {
     .await;
 }
 
-/// A shared limiter that reserves a slot 100 ms ahead and answers its first question late.
+/// A shared limiter that reserves every slot 100 ms ahead, its answers taking `rtt`.
 #[derive(Debug, Default)]
-struct SlowFirstAnswer {
+struct HundredMsAhead {
     asked: AtomicU32,
+    rtt: Duration,
 }
 
 #[async_trait::async_trait]
-impl SharedRateLimiter for SlowFirstAnswer {
+impl SharedRateLimiter for HundredMsAhead {
     async fn acquire(&self, _key: &str, _rate: Rate, _max: Duration) -> Result<Acquired, Error> {
-        if self.asked.fetch_add(1, Ordering::Relaxed) == 0 {
-            // The slot was reserved now; the answer arrives 50 ms later (a busy process).
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        self.asked.fetch_add(1, Ordering::Relaxed);
+        tokio::time::sleep(self.rtt).await;
         Ok(Acquired::After(Duration::from_millis(100)))
     }
 }
 
+fn client_on(mock: &MockService, shared: Arc<HundredMsAhead>) -> Client {
+    let config = Config::new("app", Credentials::new("cid", "csecret").unwrap())
+        .with_jitter(|| 0.5)
+        .with_shared_limiter(shared, WhenUnreachable::FailClosed);
+    Client::builder(config)
+        .with_service(mock.clone())
+        .build()
+        .unwrap()
+}
+
 #[tokio::test(start_paused = true)]
-async fn a_request_woken_after_its_slot_reserves_again() {
+async fn a_request_woken_after_its_slot_reserves_again_a_bounded_number_of_times() {
     bounded(async {
         let mock = MockService::new();
         mock.push(MockResponse::json(200, "{}"));
-        let shared = Arc::new(SlowFirstAnswer::default());
-        let config = Config::new("app", Credentials::new("cid", "csecret").unwrap())
-            .with_jitter(|| 0.5)
-            .with_shared_limiter(Arc::clone(&shared) as _, WhenUnreachable::FailClosed);
-        let c = Client::builder(config)
-            .with_service(mock.clone())
-            .build()
-            .unwrap();
-        get(&c).await.unwrap();
-        // 50 ms late for the first slot: given up; the second one, on time, is used.
-        assert_eq!(shared.asked.load(Ordering::Relaxed), 2);
+        let shared = Arc::new(HundredMsAhead::default());
+        let c = client_on(&mock, Arc::clone(&shared));
+        let call = tokio::spawn(async move { get(&c).await.map(|_| ()) });
+        // Each time the call reaches its 100 ms wait, move the clock 150 ms at once: it wakes
+        // 50 ms after its slot (a busy process), gives the slot up and reserves again — three
+        // times at most; the fourth late wake-up sends.
+        for asked in 1..=4 {
+            while shared.asked.load(Ordering::Relaxed) < asked {
+                tokio::task::yield_now().await;
+            }
+            for _ in 0..10 {
+                tokio::task::yield_now().await;
+            }
+            tokio::time::advance(Duration::from_millis(150)).await;
+        }
+        call.await.unwrap().unwrap();
+        assert_eq!(shared.asked.load(Ordering::Relaxed), 4);
         assert_eq!(mock.requests().len(), 1);
+    })
+    .await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_slow_round_trip_is_not_lateness() {
+    bounded(async {
+        let mock = MockService::new();
+        mock.push(MockResponse::json(200, "{}"));
+        // Every answer takes 30 ms, more than the 10 ms tolerance: the slot still holds.
+        let shared = Arc::new(HundredMsAhead {
+            asked: AtomicU32::new(0),
+            rtt: Duration::from_millis(30),
+        });
+        get(&client_on(&mock, Arc::clone(&shared))).await.unwrap();
+        assert_eq!(shared.asked.load(Ordering::Relaxed), 1);
     })
     .await;
 }

@@ -78,6 +78,10 @@ const FALLBACK_COOL_DOWN: Duration = Duration::from_millis(1200);
 /// the requests of the next slots and overrun the service's window; it reserves again.
 const LATE_TOLERANCE: Duration = Duration::from_millis(10);
 
+/// How many times one call reserves again after waking late, per bucket: a process that is
+/// always slow gives up a few slots, never loops.
+const MAX_RESERVE_AGAIN: u32 = 3;
+
 /// How far ahead a caller reserves a shared permit. Short, because a request that timed out
 /// on the caller's side may still run on Redis later (a stalled server runs its queue when it
 /// resumes): such orphaned reservations can then waste at most this much of the quota.
@@ -171,10 +175,10 @@ impl Limiters {
             let Some(key) = bucket_key(scope, call.converter.as_deref()) else {
                 continue;
             };
+            let mut reserved_again = 0;
             loop {
                 let left = self.max_wait.saturating_sub(waited);
                 let horizon = left.min(RESERVE_HORIZON);
-                let asked_at = tokio::time::Instant::now();
                 let answer = tokio::time::timeout(
                     SHARED_ANSWER_TIMEOUT,
                     shared
@@ -188,6 +192,10 @@ impl Limiters {
                         reason: format!("no answer within {SHARED_ANSWER_TIMEOUT:?}"),
                     })
                 });
+                // The reservation's wait counts from its answer: a slow round trip is not
+                // lateness (measured from the question, every reply over Redis's RTT would
+                // look late).
+                let answered_at = tokio::time::Instant::now();
                 match answer {
                     Ok(Acquired::Now) => break,
                     // Reserved: the slot is ours once the wait is over.
@@ -197,8 +205,12 @@ impl Limiters {
                         // Woken well after the slot (a busy process): sent now, it would
                         // arrive with the next slots' requests. The slot is given up and a
                         // new one reserved instead.
-                        let late = asked_at.elapsed().saturating_sub(wait);
-                        if late > LATE_TOLERANCE && waited < self.max_wait {
+                        let late = answered_at.elapsed().saturating_sub(wait);
+                        if late > LATE_TOLERANCE
+                            && reserved_again < MAX_RESERVE_AGAIN
+                            && waited < self.max_wait
+                        {
+                            reserved_again += 1;
                             tracing::debug!(op = %call.op, ?late, "woke after the reserved slot: reserving again");
                             continue;
                         }
