@@ -266,11 +266,13 @@ impl Engine {
             }
             other => other,
         };
-        if let Some(op) = log.op {
-            self.metrics
-                .request(op.name(), log.status, log.fault.as_deref());
-        }
+        let counted = log.op.map(|op| (op, log.status, log.fault.clone()));
         push_log(&mut st, log, self.config.log_capacity);
+        // Counted after the state lock is released: metrics never lengthen it.
+        drop(st);
+        if let Some((op, status, fault)) = counted {
+            self.metrics.request(op.name(), status, fault.as_deref());
+        }
         outcome
     }
 }

@@ -38,8 +38,10 @@ impl EmulatorMetrics {
             metrics::counter!(
                 REQUESTS,
                 "op" => op,
-                "status" => status.to_string(),
-                "fault" => fault.unwrap_or("").to_string()
+                "status" => agora_rest_transport::metrics::status_label(status),
+                "fault" => fault.map_or(metrics::SharedString::const_str(""), |f| {
+                    metrics::SharedString::from(f.to_string())
+                })
             )
             .increment(1);
         });

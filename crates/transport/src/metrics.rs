@@ -43,8 +43,9 @@ pub const RECONCILE_ACTIONS: &str = "agora_rest_reconcile_actions_total";
 /// Declared resources by observed state.
 pub const RESOURCES: &str = "agora_rest_resources";
 
-/// Status labels of the common codes without an allocation; others are formatted.
-fn status_label(status: u16) -> metrics::SharedString {
+/// A status as a metric label: the common codes without an allocation, others formatted.
+/// Shared with the emulator's metrics, so that both label statuses alike.
+pub fn status_label(status: u16) -> metrics::SharedString {
     const KNOWN: [(u16, &str); 12] = [
         (200, "200"),
         (201, "201"),
