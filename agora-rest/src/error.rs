@@ -31,78 +31,49 @@ pub enum Error {
     Emulator(#[from] agora_rest_emulator::Error),
 }
 
+/// A helper that every layer with service answers has under the same name: asked of the
+/// layer's own error, a default otherwise.
+macro_rules! per_layer {
+    ($(#[$doc:meta])* $name:ident -> $ty:ty, otherwise $default:expr) => {
+        $(#[$doc])*
+        pub fn $name(&self) -> $ty {
+            match self {
+                Error::Transport(e) => e.$name(),
+                #[cfg(feature = "mediapush")]
+                Error::MediaPush(e) => e.$name(),
+                #[cfg(feature = "transcoder")]
+                Error::Transcoder(e) => e.$name(),
+                _ => $default,
+            }
+        }
+    };
+}
+
 impl Error {
-    /// The HTTP status the service answered, if it answered.
-    pub fn status(&self) -> Option<u16> {
-        match self {
-            Error::Transport(e) => e.status(),
-            #[cfg(feature = "mediapush")]
-            Error::MediaPush(e) => e.status(),
-            #[cfg(feature = "transcoder")]
-            Error::Transcoder(e) => e.status(),
-            _ => None,
-        }
-    }
-
-    /// The `X-Request-ID` of the failed call, to quote to the vendor's support.
-    pub fn request_id(&self) -> Option<&str> {
-        match self {
-            Error::Transport(e) => e.request_id(),
-            #[cfg(feature = "mediapush")]
-            Error::MediaPush(e) => e.request_id(),
-            #[cfg(feature = "transcoder")]
-            Error::Transcoder(e) => e.request_id(),
-            _ => None,
-        }
-    }
-
-    /// The converter or task id the call was about, if known.
-    pub fn resource_id(&self) -> Option<&str> {
-        match self {
-            Error::Transport(e) => e.resource_id(),
-            #[cfg(feature = "mediapush")]
-            Error::MediaPush(e) => e.resource_id(),
-            #[cfg(feature = "transcoder")]
-            Error::Transcoder(e) => e.resource_id(),
-            _ => None,
-        }
-    }
-
-    /// True when the resource does not exist (any more).
-    pub fn is_not_found(&self) -> bool {
-        match self {
-            Error::Transport(e) => e.is_not_found(),
-            #[cfg(feature = "mediapush")]
-            Error::MediaPush(e) => e.is_not_found(),
-            #[cfg(feature = "transcoder")]
-            Error::Transcoder(e) => e.is_not_found(),
-            _ => false,
-        }
-    }
-
-    /// True when a rate limit refused the call (locally or with a 429).
-    pub fn is_throttled(&self) -> bool {
-        match self {
-            Error::Transport(e) => e.is_throttled(),
-            #[cfg(feature = "mediapush")]
-            Error::MediaPush(e) => e.is_throttled(),
-            #[cfg(feature = "transcoder")]
-            Error::Transcoder(e) => e.is_throttled(),
-            _ => false,
-        }
-    }
-
-    /// True when a concurrency cap (streams per region and tier) refused the call.
-    pub fn is_quota_exceeded(&self) -> bool {
-        match self {
-            Error::Transport(e) => e.is_quota_exceeded(),
-            #[cfg(feature = "mediapush")]
-            Error::MediaPush(e) => e.is_quota_exceeded(),
-            #[cfg(feature = "transcoder")]
-            Error::Transcoder(e) => e.is_quota_exceeded(),
-            _ => false,
-        }
-    }
+    per_layer!(
+        /// The HTTP status the service answered, if it answered.
+        status -> Option<u16>, otherwise None
+    );
+    per_layer!(
+        /// The `X-Request-ID` of the failed call, to quote to the vendor's support.
+        request_id -> Option<&str>, otherwise None
+    );
+    per_layer!(
+        /// The converter or task id the call was about, if known.
+        resource_id -> Option<&str>, otherwise None
+    );
+    per_layer!(
+        /// True when the resource does not exist (any more).
+        is_not_found -> bool, otherwise false
+    );
+    per_layer!(
+        /// True when a rate limit refused the call (locally or with a 429).
+        is_throttled -> bool, otherwise false
+    );
+    per_layer!(
+        /// True when a concurrency cap (streams per region and tier) refused the call.
+        is_quota_exceeded -> bool, otherwise false
+    );
 
     /// True for input refused before any request was sent.
     pub fn is_invalid_input(&self) -> bool {
@@ -141,5 +112,30 @@ mod tests {
         .into();
         assert!(!config.is_invalid_input());
         assert!(config.to_string().contains("AGORA_APP_ID"));
+    }
+
+    /// The helpers read a service's answer through the facade (a 404 after the guide's
+    /// confirmation schedule, on the paused clock).
+    #[cfg(all(feature = "mediapush", feature = "emulator"))]
+    #[tokio::test(start_paused = true)]
+    async fn a_service_answer_is_read_through_the_facade() {
+        use crate::prelude::*;
+        tokio::time::timeout(std::time::Duration::from_secs(3600), async {
+            let emulator = Emulator::builder().build();
+            let config = Config::new("app", Credentials::new("cid", "csecret").unwrap());
+            let client = Client::builder(config)
+                .with_service(emulator.service())
+                .build()
+                .unwrap();
+            let push = MediaPush::new(client);
+            push.locate("nope", PathRegion::Na).unwrap();
+            let e: Error = push.get("nope").await.unwrap_err().into();
+            assert_eq!(e.status(), Some(404), "{e}");
+            assert!(e.is_not_found() && !e.is_throttled() && !e.is_quota_exceeded());
+            assert!(e.request_id().is_some_and(|id| !id.is_empty()), "{e}");
+            assert!(!e.is_invalid_input());
+        })
+        .await
+        .expect("bounded");
     }
 }
