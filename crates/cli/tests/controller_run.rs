@@ -8,7 +8,10 @@
 use std::process::Stdio;
 use std::time::Duration;
 
+mod common;
+
 use agora_rest_emulator::Emulator;
+use common::http_get;
 use tokio::io::{AsyncBufReadExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdout, Command};
 
@@ -218,33 +221,6 @@ async fn a_bad_spec_file_exits_2_before_any_request() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// A GET over a plain loopback socket; the body as text.
-async fn http_get(addr: &str, path: &str) -> (u16, String) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut s = tokio::time::timeout(Duration::from_secs(5), tokio::net::TcpStream::connect(addr))
-        .await
-        .unwrap()
-        .unwrap();
-    let req = format!("GET {path} HTTP/1.1\r\nhost: m\r\nconnection: close\r\n\r\n");
-    s.write_all(req.as_bytes()).await.unwrap();
-    let mut buf = Vec::new();
-    tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut buf))
-        .await
-        .unwrap()
-        .unwrap();
-    let text = String::from_utf8_lossy(&buf).to_string();
-    let status = text
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let body = text
-        .split_once("\r\n\r\n")
-        .map_or("", |(_, b)| b)
-        .to_string();
-    (status, body)
-}
-
 /// The value of the first sample of `name` whose labels include every `labels` pair.
 fn sample(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
     text.lines()
@@ -272,12 +248,7 @@ async fn metrics_are_served_and_match_the_calls_made() {
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("specs.yaml");
     std::fs::write(&path, spec("rtmp://a.example.com/live/x", true)).unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let addr = format!("127.0.0.1:{port}");
+    let addr = format!("127.0.0.1:{}", common::free_port());
     let mut child = Command::new(env!("CARGO_BIN_EXE_agora-rest"))
         .args([
             "controller",

@@ -5,19 +5,13 @@
 
 #![allow(clippy::unwrap_used, clippy::print_stdout)] // tests fail loudly and print the transcript
 
-use std::net::TcpListener;
 use std::process::Stdio;
 use std::time::Duration;
 
 use tokio::process::Command;
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+mod common;
+use common::{free_port, wait_port};
 
 /// Every ```sh block of the README, in order.
 fn sh_blocks() -> Vec<String> {
@@ -52,15 +46,7 @@ async fn the_readme_shell_blocks_work_as_written() {
         .kill_on_drop(true)
         .spawn()
         .unwrap();
-    for _ in 0..300 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", admin))
-            .await
-            .is_ok()
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_port(admin).await;
     let dir = std::env::temp_dir().join(format!("agora-readme-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     for (i, block) in blocks.iter().enumerate() {

@@ -12,14 +12,16 @@
 #![allow(clippy::unwrap_used, clippy::print_stdout)] // tests fail loudly and print figures
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::TcpListener;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 use tokio::time::Instant;
+
+mod common;
+use common::{free_port, http_get, wait_port};
 
 /// The two scenarios load the machine heavily (four or five processes each): they run one at a
 /// time, so one's load does not become the other's jitter.
@@ -29,14 +31,6 @@ const CONVERTERS: usize = 60;
 const TASKS: usize = 10;
 const LEASE_TTL_SECS: u64 = 3;
 const POLL_SECS: f64 = 0.4;
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_agora-rest")
@@ -61,19 +55,6 @@ impl Proc {
             .args([sig, &self.pid()])
             .status();
     }
-}
-
-async fn wait_port(port: u16) {
-    for _ in 0..300 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_ok()
-        {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("nothing listens on 127.0.0.1:{port} after 6 s");
 }
 
 fn start_redis(port: u16) -> Proc {
@@ -101,25 +82,10 @@ fn start_emulator(port: u16, admin: u16) -> Proc {
     Proc(child)
 }
 
-/// A GET to the emulator's admin API over a plain loopback socket.
+/// A GET to the emulator's admin API, as JSON (`null` when it is not JSON).
 async fn admin_get(admin: u16, path: &str) -> serde_json::Value {
-    let mut s = tokio::time::timeout(
-        Duration::from_secs(5),
-        tokio::net::TcpStream::connect(("127.0.0.1", admin)),
-    )
-    .await
-    .unwrap()
-    .unwrap();
-    let req = format!("GET {path} HTTP/1.1\r\nhost: a\r\nconnection: close\r\n\r\n");
-    s.write_all(req.as_bytes()).await.unwrap();
-    let mut buf = Vec::new();
-    tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut buf))
-        .await
-        .unwrap()
-        .unwrap();
-    let text = String::from_utf8_lossy(&buf);
-    let body = text.split_once("\r\n\r\n").map_or("", |(_, b)| b);
-    serde_json::from_str(body).unwrap_or(serde_json::Value::Null)
+    let (_, body) = http_get(&format!("127.0.0.1:{admin}"), path).await;
+    serde_json::from_str(&body).unwrap_or(serde_json::Value::Null)
 }
 
 fn spec_file(url_suffix: &str) -> String {
