@@ -12,10 +12,13 @@
 #![allow(clippy::unwrap_used, clippy::print_stdout, clippy::disallowed_methods)] // prints its figures and its wall time
 
 use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use agora_rest_core::operation::Operation;
 use agora_rest_core::quota::{QuotaTable, TierCaps};
+use agora_rest_core::reconcile::RECREATIONS_PER_HOUR;
 use agora_rest_core::region::{Area, PathRegion};
 use agora_rest_emulator::{Emulator, Fault, RandomFaults};
 use agora_rest_mediapush::MediaPush;
@@ -26,7 +29,7 @@ use agora_rest_model::RtcToken;
 use agora_rest_model::mediapush::{
     AudioOptions, ConverterBuilder, LayoutElement, LayoutRegion, VideoOptions,
 };
-use agora_rest_model::ncs::Notification;
+use agora_rest_model::ncs::{MediaPushEventKind, Notification};
 use agora_rest_model::transcoder::{AudioInput, Output, TranscoderConfigBuilder, VideoOption};
 use agora_rest_transcoder::Transcoder;
 use agora_rest_transcoder::controller::{TaskController, TaskControllerConfig, TaskSpec};
@@ -94,6 +97,15 @@ fn soak_converters_under_faults_and_a_restart() {
         .start_paused(true)
         .build()
         .unwrap();
+    // Every panic is counted, caught ones too (the runtime frees the key of a reconcile that
+    // panics and retries it: the soak must see none).
+    let panics = Arc::new(AtomicUsize::new(0));
+    let previous = std::panic::take_hook();
+    let seen = Arc::clone(&panics);
+    std::panic::set_hook(Box::new(move |info| {
+        seen.fetch_add(1, Ordering::SeqCst);
+        previous(info);
+    }));
     let wall = std::time::Instant::now();
     rt.block_on(async {
         tokio::time::timeout(Duration::from_secs(4 * 3600), run(n, tasks))
@@ -104,6 +116,26 @@ fn soak_converters_under_faults_and_a_restart() {
         "soak: {n} converters and {tasks} tasks, wall time {:.1} s",
         wall.elapsed().as_secs_f64()
     );
+    let _ = std::panic::take_hook();
+    println!("| panics | {} |", panics.load(Ordering::SeqCst));
+    assert_eq!(panics.load(Ordering::SeqCst), 0, "panics");
+}
+
+/// The most creations of one converter within any hour, from the emulator's "created"
+/// notices (Unix ms per converter name).
+fn most_creations_in_an_hour(created: &HashMap<String, Vec<u64>>) -> usize {
+    created
+        .values()
+        .map(|times| {
+            let mut t = times.clone();
+            t.sort_unstable();
+            (0..t.len())
+                .map(|i| t[i..].iter().take_while(|&&x| x < t[i] + 3_600_000).count())
+                .max()
+                .unwrap_or(0)
+        })
+        .max()
+        .unwrap_or(0)
 }
 
 async fn run(n: usize, tasks: usize) {
@@ -166,12 +198,23 @@ async fn run(n: usize, tasks: usize) {
         ctl.apply(spec(i, 0)).await.unwrap();
         version.insert(i, 0);
     }
+    // Creation times per converter name, from the emulator's own "created" notices.
+    let mut created: HashMap<String, Vec<u64>> = HashMap::new();
+    let mut count_created = |notice: &Notification, at_ms: u64| {
+        if let Notification::MediaPush(ev) = notice
+            && ev.kind == MediaPushEventKind::Created
+            && let Some(name) = &ev.payload.converter.name
+        {
+            created.entry(name.clone()).or_default().push(at_ms);
+        }
+    };
     let mut rng = xorshift(42);
     let idle_channels = ["ch7", "ch13"];
     for minute in 1..=120u32 {
         tokio::time::sleep(Duration::from_secs(60)).await;
         // Notices, as a webhook receiver would route them.
         for note in emu.take_notices() {
+            count_created(&note.notification, note.at_ms);
             match note.notification {
                 Notification::MediaPush(ev) => ctl.notify(&ev),
                 Notification::CloudTranscoding(ev) => tctl.notify(&ev),
@@ -239,6 +282,10 @@ async fn run(n: usize, tasks: usize) {
     tokio::time::sleep(Duration::from_secs(15 * 60)).await;
     ctl.shutdown().await;
     tctl.shutdown().await;
+    for note in emu.take_notices() {
+        count_created(&note.notification, note.at_ms);
+    }
+    let most_in_an_hour = most_creations_in_an_hour(&created);
     let running = emu.tasks();
     let mut per_instance: HashMap<String, usize> = HashMap::new();
     for t in &running {
@@ -313,6 +360,9 @@ async fn run(n: usize, tasks: usize) {
     println!("| lost updates | {lost_updates} |");
     println!("| stale-sequence refusals | {stale} |");
     println!("| successful creates | {creates} |");
+    println!(
+        "| most creations of one converter in any hour | {most_in_an_hour} (cap: the first and {RECREATIONS_PER_HOUR} re-creations) |"
+    );
     let task_stale = log
         .iter()
         .filter(|l| l.op == Some(Operation::TranscodeUpdate) && l.status == 409)
@@ -332,6 +382,10 @@ async fn run(n: usize, tasks: usize) {
     assert_eq!(missing, 0, "missing converters");
     assert_eq!(lost_updates, 0, "lost updates");
     assert_eq!(stale, 0, "stale sequences");
+    assert!(
+        most_in_an_hour <= 1 + RECREATIONS_PER_HOUR as usize,
+        "re-creations over the cap: {most_in_an_hour} creations of one converter in an hour"
+    );
     assert_eq!(task_duplicates, 0, "task duplicates");
     assert_eq!(task_missing, 0, "tasks missing");
     assert_eq!(task_lost, 0, "task lost updates");
