@@ -23,10 +23,11 @@ use agora_rest_core::reconcile::{Action, Desired, Health, Observed, Refusal, dec
 use agora_rest_model::ncs::{TranscoderEvent, TranscoderEventKind};
 use agora_rest_model::transcoder::TranscoderConfig;
 use agora_rest_transport::Call;
-use agora_rest_transport::clock::UnixClock;
-use agora_rest_transport::controller::lease::{Leased, under_lease};
+use agora_rest_transport::controller::lease::under_lease;
 use agora_rest_transport::controller::store::{Lease, ObservedState, ResourceStatus};
-use agora_rest_transport::controller::{Reconcile, Runtime, STORE_RETRY, Settings, StateReport};
+use agora_rest_transport::controller::{
+    ControllerBase, Reconcile, Runtime, Settings, TroubleEvent,
+};
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 use tokio::time::Instant;
@@ -174,20 +175,15 @@ struct KeyState {
 struct Shared {
     transcoder: Transcoder,
     tokens: Arc<dyn OutputTokens>,
-    stores: Stores,
+    /// Stores, events, notice routing by task id, metrics and clock.
+    base: ControllerBase<TaskEvent>,
     config: Settings,
-    events: broadcast::Sender<TaskEvent>,
-    ids: Mutex<HashMap<String, String>>,
     keys: Mutex<HashMap<String, KeyState>>,
-    /// Actions and states, for the metrics.
-    report: StateReport,
-    /// Controller time: Unix milliseconds on tokio's clock.
-    clock: UnixClock,
 }
 
 impl Shared {
     fn say(&self, e: TaskEvent) {
-        let _ = self.events.send(e);
+        self.base.say(e);
     }
 
     fn with_key<T>(&self, key: &str, f: impl FnOnce(&mut KeyState) -> T) -> T {
@@ -232,20 +228,20 @@ impl TaskController {
     ) -> TaskController {
         let config = config.settings.clamped();
         let max_parallel = config.max_parallel;
-        let (events, _) = broadcast::channel(config.event_capacity.max(1));
+        let base = ControllerBase::new("transcoder", stores, config.event_capacity);
         let shared = Arc::new(Shared {
             transcoder,
             tokens: Arc::new(tokens),
-            stores,
+            base,
             config,
-            events,
-            ids: Mutex::default(),
             keys: Mutex::default(),
-            report: StateReport::new("transcoder"),
-            clock: UnixClock::new(),
         });
         let reconciler: Arc<dyn Reconcile> = Arc::new(Reconciler(Arc::clone(&shared)));
-        let runtime = Runtime::spawn(reconciler, Arc::clone(&shared.stores.desired), max_parallel);
+        let runtime = Runtime::spawn(
+            reconciler,
+            Arc::clone(&shared.base.stores.desired),
+            max_parallel,
+        );
         TaskController { shared, runtime }
     }
 
@@ -262,6 +258,7 @@ impl TaskController {
         })?;
         let generation = self
             .shared
+            .base
             .stores
             .desired
             .apply(&spec.instance_id, &text)
@@ -272,26 +269,21 @@ impl TaskController {
 
     /// Removes a declared task: it is stopped within one scheduling step.
     pub async fn remove(&self, key: &str) -> Result<(), Error> {
-        self.shared.stores.desired.remove(key).await?;
+        self.shared.base.stores.desired.remove(key).await?;
         self.runtime.wake(key);
         Ok(())
     }
 
     /// The keys declared now (in the desired-state store, whoever declared them).
     pub async fn declared(&self) -> Result<Vec<String>, Error> {
-        Ok(self.shared.stores.desired.keys().await?)
+        Ok(self.shared.base.stores.desired.keys().await?)
     }
 
     /// Feeds a Cloud Transcoding notice; it wakes only the task it names.
     pub fn notify(&self, event: &TranscoderEvent) {
-        let key = self
-            .shared
-            .ids
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(&event.payload.task_id)
-            .cloned();
-        let Some(key) = key else { return };
+        let Some(key) = self.shared.base.key_of(&event.payload.task_id) else {
+            return;
+        };
         if event.kind == TranscoderEventKind::Stopped {
             let by_idle = event
                 .payload
@@ -308,6 +300,7 @@ impl TaskController {
     pub async fn task_id(&self, key: &str) -> Result<Option<String>, Error> {
         Ok(self
             .shared
+            .base
             .stores
             .status
             .get(key)
@@ -317,12 +310,12 @@ impl TaskController {
 
     /// What the controller knows of `key`.
     pub async fn status(&self, key: &str) -> Result<Option<ResourceStatus>, Error> {
-        Ok(self.shared.stores.status.get(key).await?)
+        Ok(self.shared.base.stores.status.get(key).await?)
     }
 
     /// Subscribes to events (optional; a slow reader gets `Lagged`).
     pub fn events(&self) -> broadcast::Receiver<TaskEvent> {
-        self.shared.events.subscribe()
+        self.shared.base.subscribe()
     }
 
     /// Stops reconciling within one step; the tasks keep running.
@@ -354,54 +347,14 @@ impl Reconcile for Reconciler {
         let shared = &*self.0;
         let settings = &shared.config;
         let leased = under_lease(
-            &*shared.stores.leases,
+            &*shared.base.stores.leases,
             key,
             &settings.holder,
             settings.lease_ttl,
             |lease| async move { reconcile(shared, key, &lease).await },
         )
         .await;
-        match leased {
-            Leased::Done(next) => next,
-            Leased::Lost(lost) => {
-                shared.say(TaskEvent::ActionFailed {
-                    key: key.to_string(),
-                    action: "lease",
-                    error: lost.to_string(),
-                });
-                Some(Instant::now() + Duration::from_secs(1))
-            }
-            // Another replica owns it: look again at the next poll.
-            Leased::Elsewhere => {
-                shared.report.forget(key);
-                Some(Instant::now() + settings.poll_every)
-            }
-            Leased::Unavailable(e) => {
-                store_unavailable(shared, key, &e);
-                Some(Instant::now() + STORE_RETRY)
-            }
-        }
-    }
-}
-
-/// Reports that a store cannot be read or written: no action was taken on `key`.
-fn store_unavailable(shared: &Shared, key: &str, e: &agora_rest_transport::Error) {
-    shared.say(TaskEvent::StoreUnavailable {
-        key: key.to_string(),
-        error: e.to_string(),
-    });
-}
-
-/// Records `st` under the lease; a write refused (the lease moved on) or failed is reported.
-async fn record(shared: &Shared, key: &str, st: &ResourceStatus, lease: &Lease) {
-    match shared.stores.status.put_fenced(key, st, lease).await {
-        Ok(true) => {}
-        Ok(false) => shared.say(TaskEvent::ActionFailed {
-            key: key.to_string(),
-            action: "record",
-            error: "the lease moved to another replica; this status was not written".into(),
-        }),
-        Err(e) => store_unavailable(shared, key, &e),
+        shared.base.next_look(key, leased, settings.poll_every)
     }
 }
 
@@ -426,35 +379,20 @@ fn fail(
     now_unix: u64,
 ) {
     st.record_failure(now_unix);
-    shared.say(TaskEvent::ActionFailed {
-        key: key.to_string(),
-        action,
-        error: e.to_string(),
-    });
+    shared.say(TaskEvent::action_failed(key, action, e.to_string()));
 }
 
 #[allow(clippy::too_many_lines)] // one reconcile: observe, decide, act, record
 async fn reconcile(shared: &Shared, key: &str, lease: &Lease) -> Option<Instant> {
-    let now_i = Instant::now();
-    let entry = match shared.stores.desired.get(key).await {
-        Ok(e) => e,
-        Err(e) => {
-            store_unavailable(shared, key, &e);
-            return Some(now_i + STORE_RETRY);
-        }
-    };
-    let mut st = match shared.stores.status.get(key).await {
-        Ok(s) => s.unwrap_or_default(),
-        Err(e) => {
-            store_unavailable(shared, key, &e);
-            return Some(now_i + STORE_RETRY);
-        }
+    let (entry, mut st) = match shared.base.read(key).await {
+        Ok(view) => view,
+        Err(next) => return Some(next),
     };
     let spec: Option<TaskSpec> = entry
         .as_ref()
         .and_then(|e| serde_json::from_str(&e.spec).ok());
     let generation = entry.as_ref().map_or(0, |e| e.generation);
-    let mono = shared.clock.elapsed();
+    let mono = shared.base.clock.elapsed();
     let mut poll_after = shared.config.poll_every;
 
     // Observe.
@@ -550,7 +488,7 @@ async fn reconcile(shared: &Shared, key: &str, lease: &Lease) -> Option<Instant>
     }
 
     // Decide.
-    let now_unix = shared.clock.now_ms();
+    let now_unix = shared.base.clock.now_ms();
     let now = Duration::from_millis(now_unix);
     let desired = Desired {
         present: spec.is_some(),
@@ -573,7 +511,7 @@ async fn reconcile(shared: &Shared, key: &str, lease: &Lease) -> Option<Instant>
     };
     let history = st.history(shared.config.recreations_per_hour);
     let action = decide(&desired, &observed, &history, now);
-    shared.report.action(&action);
+    shared.base.report.action(&action);
 
     // Act.
     let soon = Some(Instant::now() + Duration::from_secs(1));
@@ -614,7 +552,7 @@ async fn reconcile(shared: &Shared, key: &str, lease: &Lease) -> Option<Instant>
                     }
                     Err(e) if !e.is_not_found() => {
                         fail(shared, key, "stop", &e, &mut st, now_unix);
-                        record(shared, key, &st, lease).await;
+                        shared.base.record(key, &st, lease).await;
                         return soon;
                     }
                     Err(_) => {}
@@ -627,14 +565,10 @@ async fn reconcile(shared: &Shared, key: &str, lease: &Lease) -> Option<Instant>
             soon
         }
         (Action::Forget, _) => {
-            let _ = shared.stores.status.remove(key).await;
-            shared.report.forget(key);
+            let _ = shared.base.stores.status.remove(key).await;
+            shared.base.report.forget(key);
             if let Some(id) = &st.resource_id {
-                shared
-                    .ids
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .remove(id);
+                shared.base.unroute(id);
             }
             shared
                 .keys
@@ -645,8 +579,8 @@ async fn reconcile(shared: &Shared, key: &str, lease: &Lease) -> Option<Instant>
         }
         (Action::Lookup, _) | (_, None) => soon,
     };
-    record(shared, key, &st, lease).await;
-    shared.report.state(key, st.observed);
+    shared.base.record(key, &st, lease).await;
+    shared.base.report.state(key, st.observed);
     next
 }
 
@@ -666,11 +600,7 @@ async fn start(
             let _ = h.stop().await;
         }
         // Its notices no longer route here (the map holds one id per key).
-        shared
-            .ids
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(old_id);
+        shared.base.unroute(old_id);
         shared.with_key(key, |k| {
             k.handle = None;
             k.check = None;
@@ -721,11 +651,7 @@ async fn start(
             st.observed = ObservedState::Healthy;
             st.applied_generation = generation;
             st.failures = 0;
-            shared
-                .ids
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .insert(id.clone(), key.to_string());
+            shared.base.route(key, None, &id);
             let uid = h.uid();
             shared.with_key(key, |k| k.handle = Some(h));
             shared.say(match old {
@@ -802,5 +728,22 @@ async fn update(
             });
         }
         Err(e) => fail(shared, key, "update", &e, st, now_unix),
+    }
+}
+
+impl TroubleEvent for TaskEvent {
+    fn action_failed(key: &str, action: &'static str, error: String) -> Self {
+        TaskEvent::ActionFailed {
+            key: key.to_string(),
+            action,
+            error,
+        }
+    }
+
+    fn store_unavailable(key: &str, error: String) -> Self {
+        TaskEvent::StoreUnavailable {
+            key: key.to_string(),
+            error,
+        }
     }
 }

@@ -85,3 +85,20 @@ pub enum ConverterEvent {
         id: Option<String>,
     },
 }
+
+impl agora_rest_transport::controller::TroubleEvent for ConverterEvent {
+    fn action_failed(key: &str, action: &'static str, error: String) -> Self {
+        ConverterEvent::ActionFailed {
+            key: key.to_string(),
+            action,
+            error,
+        }
+    }
+
+    fn store_unavailable(key: &str, error: String) -> Self {
+        ConverterEvent::StoreUnavailable {
+            key: key.to_string(),
+            error,
+        }
+    }
+}

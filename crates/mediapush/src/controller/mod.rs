@@ -32,10 +32,9 @@ use agora_rest_core::reconcile::{Action, Desired, Health, Observed, Refusal, dec
 use agora_rest_model::mediapush::ConverterState;
 use agora_rest_model::ncs::{DestroyReason, MediaPushEvent, MediaPushEventKind};
 use agora_rest_transport::Call;
-use agora_rest_transport::clock::UnixClock;
-use agora_rest_transport::controller::lease::{Leased, under_lease};
+use agora_rest_transport::controller::lease::under_lease;
 use agora_rest_transport::controller::store::{Lease, ObservedState, ResourceStatus};
-use agora_rest_transport::controller::{Reconcile, Runtime, STORE_RETRY, Settings, StateReport};
+use agora_rest_transport::controller::{ControllerBase, Reconcile, Runtime, Settings};
 use tokio::sync::broadcast;
 use tokio::time::Instant;
 
@@ -114,21 +113,15 @@ struct KeyState {
 
 struct Shared {
     push: MediaPush,
-    stores: Stores,
+    /// Stores, events, notice routing by converter id, metrics and clock.
+    base: ControllerBase<ConverterEvent>,
     config: ConverterControllerConfig,
-    events: broadcast::Sender<ConverterEvent>,
-    /// Converter id → key, for routing notices.
-    ids: Mutex<HashMap<String, String>>,
     keys: Mutex<HashMap<String, KeyState>>,
-    /// Actions and states, for the metrics.
-    report: StateReport,
-    /// Controller time: Unix milliseconds on tokio's clock.
-    clock: UnixClock,
 }
 
 impl Shared {
     fn say(&self, e: ConverterEvent) {
-        let _ = self.events.send(e);
+        self.base.say(e);
     }
 
     fn with_key<T>(&self, key: &str, f: impl FnOnce(&mut KeyState) -> T) -> T {
@@ -171,20 +164,16 @@ impl ConverterController {
         stores: Stores,
     ) -> ConverterController {
         let config = config.clamped();
-        let (events, _) = broadcast::channel(config.settings.event_capacity.max(1));
+        let base = ControllerBase::new("mediapush", stores, config.settings.event_capacity);
         let shared = Arc::new(Shared {
             push,
-            stores,
+            base,
             config,
-            events,
-            ids: Mutex::default(),
             keys: Mutex::default(),
-            report: StateReport::new("mediapush"),
-            clock: UnixClock::new(),
         });
         let max = shared.config.settings.max_parallel;
         let reconciler: Arc<dyn Reconcile> = Arc::new(Reconciler(Arc::clone(&shared)));
-        let runtime = Runtime::spawn(reconciler, Arc::clone(&shared.stores.desired), max);
+        let runtime = Runtime::spawn(reconciler, Arc::clone(&shared.base.stores.desired), max);
         ConverterController { shared, runtime }
     }
 
@@ -203,21 +192,21 @@ impl ConverterController {
             reason: e.to_string(),
         })?;
         let key = spec.key().to_string();
-        let generation = self.shared.stores.desired.apply(&key, &text).await?;
+        let generation = self.shared.base.stores.desired.apply(&key, &text).await?;
         self.runtime.wake(&key);
         Ok(generation)
     }
 
     /// Removes a declared converter: it is deleted within one scheduling step.
     pub async fn remove(&self, key: &str) -> Result<(), Error> {
-        self.shared.stores.desired.remove(key).await?;
+        self.shared.base.stores.desired.remove(key).await?;
         self.runtime.wake(key);
         Ok(())
     }
 
     /// The keys declared now (in the desired-state store, whoever declared them).
     pub async fn declared(&self) -> Result<Vec<String>, Error> {
-        Ok(self.shared.stores.desired.keys().await?)
+        Ok(self.shared.base.stores.desired.keys().await?)
     }
 
     /// Feeds a Media Push notice; it wakes only the converter it names.
@@ -225,14 +214,9 @@ impl ConverterController {
         let Some(id) = event.payload.converter.id.as_deref() else {
             return;
         };
-        let key = self
-            .shared
-            .ids
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(id)
-            .cloned();
-        let Some(key) = key else { return };
+        let Some(key) = self.shared.base.key_of(id) else {
+            return;
+        };
         let noticed = match event.kind {
             MediaPushEventKind::StateChanged
                 if event.payload.converter.state == Some(ConverterState::Failed) =>
@@ -252,12 +236,12 @@ impl ConverterController {
 
     /// Subscribes to events (optional; dropping the receiver stops nothing).
     pub fn events(&self) -> broadcast::Receiver<ConverterEvent> {
-        self.shared.events.subscribe()
+        self.shared.base.subscribe()
     }
 
     /// What the controller knows of `key` (its converter id, sequence, state).
     pub async fn status(&self, key: &str) -> Result<Option<ResourceStatus>, Error> {
-        Ok(self.shared.stores.status.get(key).await?)
+        Ok(self.shared.base.stores.status.get(key).await?)
     }
 
     /// Stops reconciling (within one scheduling step; in-flight actions are cancelled). The
@@ -276,55 +260,17 @@ impl Reconcile for Reconciler {
         let shared = &*self.0;
         let settings = &shared.config.settings;
         let leased = under_lease(
-            &*shared.stores.leases,
+            &*shared.base.stores.leases,
             key,
             &settings.holder,
             settings.lease_ttl,
             |lease| async move { reconcile(shared, key, &lease).await },
         )
         .await;
-        match leased {
-            Leased::Done(next) => next,
-            Leased::Lost(lost) => {
-                shared.say(ConverterEvent::ActionFailed {
-                    key: key.to_string(),
-                    action: "lease",
-                    error: lost.to_string(),
-                });
-                Some(Instant::now() + Duration::from_secs(1))
-            }
-            // Another replica owns it: look again at the next poll (a dead owner's lease
-            // expires within its TTL, so it is claimed within TTL plus one poll).
-            Leased::Elsewhere => {
-                shared.report.forget(key);
-                Some(Instant::now() + jittered(shared, settings.poll_every))
-            }
-            Leased::Unavailable(e) => {
-                store_unavailable(shared, key, &e);
-                Some(Instant::now() + STORE_RETRY)
-            }
-        }
-    }
-}
-
-/// Reports that a store cannot be read or written: no action was taken on `key`.
-fn store_unavailable(shared: &Shared, key: &str, e: &agora_rest_transport::Error) {
-    shared.say(ConverterEvent::StoreUnavailable {
-        key: key.to_string(),
-        error: e.to_string(),
-    });
-}
-
-/// Records `st` under the lease; a write refused (the lease moved on) or failed is reported.
-async fn record(shared: &Shared, key: &str, st: &ResourceStatus, lease: &Lease) {
-    match shared.stores.status.put_fenced(key, st, lease).await {
-        Ok(true) => {}
-        Ok(false) => shared.say(ConverterEvent::ActionFailed {
-            key: key.to_string(),
-            action: "record",
-            error: "the lease moved to another replica; this status was not written".into(),
-        }),
-        Err(e) => store_unavailable(shared, key, &e),
+        // Another replica's key is looked at again after a (jittered) poll.
+        shared
+            .base
+            .next_look(key, leased, jittered(shared, settings.poll_every))
     }
 }
 
@@ -351,19 +297,9 @@ fn refusal_of(e: &Error) -> Option<Refusal> {
 /// something changes).
 async fn reconcile(shared: &Shared, key: &str, lease: &Lease) -> Option<Instant> {
     let now_i = Instant::now();
-    let entry = match shared.stores.desired.get(key).await {
-        Ok(e) => e,
-        Err(e) => {
-            store_unavailable(shared, key, &e);
-            return Some(now_i + STORE_RETRY);
-        }
-    };
-    let mut st = match shared.stores.status.get(key).await {
-        Ok(s) => s.unwrap_or_default(),
-        Err(e) => {
-            store_unavailable(shared, key, &e);
-            return Some(now_i + STORE_RETRY);
-        }
+    let (entry, mut st) = match shared.base.read(key).await {
+        Ok(view) => view,
+        Err(next) => return Some(next),
     };
     let spec: Option<ConverterSpec> = entry
         .as_ref()
@@ -396,7 +332,7 @@ async fn reconcile(shared: &Shared, key: &str, lease: &Lease) -> Option<Instant>
             shared.push.learn(&id, spec.region, &spec.converter);
         }
         let call = Call::new(Operation::PushGet, ONE_PATH).without_status_retries();
-        let now = shared.clock.since_origin(now_i);
+        let now = shared.base.clock.since_origin(now_i);
         let observation = match shared.push.get_with(&id, call).await {
             Ok(info) => {
                 if let Some(spec) = &spec {
@@ -440,7 +376,7 @@ async fn reconcile(shared: &Shared, key: &str, lease: &Lease) -> Option<Instant>
     }
 
     // Decide.
-    let now_unix = shared.clock.now_ms();
+    let now_unix = shared.base.clock.now_ms();
     let now = Duration::from_millis(now_unix);
     let desired = Desired {
         present: spec.is_some(),
@@ -471,7 +407,7 @@ async fn reconcile(shared: &Shared, key: &str, lease: &Lease) -> Option<Instant>
     };
     let history = st.history(shared.config.settings.recreations_per_hour);
     let action = decide(&desired, &observed, &history, now);
-    shared.report.action(&action);
+    shared.base.report.action(&action);
 
     // Act.
     let soon = Some(Instant::now() + Duration::from_secs(1));
@@ -514,11 +450,7 @@ async fn reconcile(shared: &Shared, key: &str, lease: &Lease) -> Option<Instant>
             if let Some(id) = &old {
                 shared.push.learn(id, spec.region, &spec.converter);
                 let _ = shared.push.delete(id).await;
-                shared
-                    .ids
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .remove(id);
+                shared.base.unroute(id);
             }
             st.resource_id = None;
             create(shared, key, spec, generation, &mut st, Some(old), now_unix).await;
@@ -554,14 +486,10 @@ async fn reconcile(shared: &Shared, key: &str, lease: &Lease) -> Option<Instant>
             soon
         }
         (Action::Forget, _) => {
-            let _ = shared.stores.status.remove(key).await;
-            shared.report.forget(key);
+            let _ = shared.base.stores.status.remove(key).await;
+            shared.base.report.forget(key);
             if let Some(id) = &st.resource_id {
-                shared
-                    .ids
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .remove(id);
+                shared.base.unroute(id);
             }
             shared
                 .keys
@@ -573,8 +501,8 @@ async fn reconcile(shared: &Shared, key: &str, lease: &Lease) -> Option<Instant>
         // A create, update or re-create needs a spec; without one the key is being removed.
         (_, None) => soon,
     };
-    record(shared, key, &st, lease).await;
-    shared.report.state(key, st.observed);
+    shared.base.record(key, &st, lease).await;
+    shared.base.report.state(key, st.observed);
     next
 }
 
@@ -603,24 +531,15 @@ fn fail(
     });
 }
 
-/// Routes `id`'s notices to `key`, and no longer those of `previous` (the converter it
-/// replaces): the map holds one id per key, and a late notice of a replaced converter must not
-/// move its successor.
-fn remember_id(shared: &Shared, key: &str, previous: Option<&str>, id: &str) {
-    let mut ids = shared.ids.lock().unwrap_or_else(PoisonError::into_inner);
-    if let Some(p) = previous {
-        ids.remove(p);
-    }
-    ids.insert(id.to_string(), key.to_string());
-}
-
 /// Finds a running converter with the key's name and adopts it. (Only a declared key is
 /// looked up: a removed one is deleted by the id in its status, or forgotten.)
 async fn lookup(shared: &Shared, key: &str, spec: &ConverterSpec, st: &mut ResourceStatus) {
     let found = shared.push.find_by_name(spec.channel(), key).await;
     match found {
         Ok(Some(m)) => {
-            remember_id(shared, key, st.resource_id.as_deref(), &m.converter_id);
+            shared
+                .base
+                .route(key, st.resource_id.as_deref(), &m.converter_id);
             st.resource_id = Some(m.converter_id.clone());
             st.existed = true;
             st.observed = ObservedState::Healthy;
@@ -671,7 +590,7 @@ async fn create(
                 st.record_recreation(now_unix, shared.config.settings.recreations_per_hour);
             }
             st.incarnation = incarnation;
-            remember_id(shared, key, st.resource_id.as_deref(), &id);
+            shared.base.route(key, st.resource_id.as_deref(), &id);
             st.resource_id = Some(id.clone());
             st.region = Some(spec.region.to_string());
             st.existed = true;

@@ -6,6 +6,7 @@
 //! most `max_parallel` keys run at once, and shutdown takes effect within one step. What a
 //! reconcile does is the service crate's business ([`Reconcile`]).
 
+mod base;
 pub mod lease;
 mod report;
 mod runtime;
@@ -13,6 +14,7 @@ mod scheduler;
 mod settings;
 pub mod store;
 
+pub use base::{ControllerBase, KeyView, TroubleEvent};
 pub use report::StateReport;
 pub use runtime::{MAX_RECONCILE, Reconcile, Runtime};
 
