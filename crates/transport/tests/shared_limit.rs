@@ -240,3 +240,60 @@ async fn a_slow_round_trip_is_not_lateness() {
     })
     .await;
 }
+
+/// A shared limiter that reserves every slot 100 ms ahead of the question, its answers taking
+/// the scripted times (then none).
+#[derive(Debug, Default)]
+struct ScriptedAnswers {
+    asked: AtomicU32,
+    answer_after: Mutex<std::collections::VecDeque<Duration>>,
+}
+
+#[async_trait::async_trait]
+impl SharedRateLimiter for ScriptedAnswers {
+    async fn acquire(&self, _key: &str, _rate: Rate, _max: Duration) -> Result<Acquired, Error> {
+        self.asked.fetch_add(1, Ordering::Relaxed);
+        let delay = self.answer_after.lock().unwrap().pop_front();
+        tokio::time::sleep(delay.unwrap_or_default()).await;
+        Ok(Acquired::After(Duration::from_millis(100)))
+    }
+}
+
+/// The slot is 100 ms after the question reached the limiter. An answer that comes back 150 ms
+/// later (left unread by a busy process, while the usual round trip is instant) is past the
+/// slot: sent then, the request would arrive among the next slots' requests, so it reserves
+/// again. Counting the wait from the answer, it went out 50 ms late.
+#[tokio::test(start_paused = true)]
+async fn an_answer_read_after_the_slot_reserves_again() {
+    bounded(async {
+        let mock = MockService::new();
+        mock.push(MockResponse::json(200, "{}"));
+        mock.push(MockResponse::json(200, "{}"));
+        let shared = Arc::new(ScriptedAnswers::default());
+        shared.answer_after.lock().unwrap().extend([
+            Duration::ZERO,
+            Duration::from_millis(150),
+            Duration::ZERO,
+        ]);
+        let config = Config::new("app", Credentials::new("cid", "csecret").unwrap())
+            .with_jitter(|| 0.5)
+            .with_shared_limiter(
+                Arc::clone(&shared) as Arc<dyn SharedRateLimiter>,
+                WhenUnreachable::FailClosed,
+            );
+        let c = Client::builder(config)
+            .with_service(mock.clone())
+            .build()
+            .unwrap();
+        get(&c).await.unwrap();
+        assert_eq!(shared.asked.load(Ordering::Relaxed), 1, "on time");
+        get(&c).await.unwrap();
+        assert_eq!(
+            shared.asked.load(Ordering::Relaxed),
+            3,
+            "the late answer's slot was given up and another reserved"
+        );
+        assert_eq!(mock.requests().len(), 2);
+    })
+    .await;
+}
