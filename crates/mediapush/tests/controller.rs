@@ -320,6 +320,52 @@ async fn a_new_controller_resumes_from_the_stores() {
     .await;
 }
 
+/// A re-create whose status write was lost (a store outage, a replica killed before it
+/// recorded) leaves the stores naming a converter that is gone while one of the same name
+/// runs. The first 404 looks the name up and adopts the running one at once, instead of taking
+/// the 404s for an HA migration and waiting two minutes (the converter was fine all along).
+#[tokio::test(start_paused = true)]
+async fn a_lost_status_write_is_mended_by_the_name() {
+    bounded(async {
+        let emu = Emulator::builder().build();
+        let stores = Stores::default();
+        let first = ConverterController::start_with(push(&emu), config(), stores.clone());
+        first.apply(spec("lost", "rtmp://a/x")).await.unwrap();
+        run_for(Duration::from_secs(10)).await;
+        first.shutdown().await;
+        drop(first);
+        // What the lost write would have recorded: the old converter gone, a new one running
+        // under the same name.
+        let p = push(&emu);
+        let old = emu.converters()[0].id.clone();
+        p.locate(&old, PathRegion::Na).unwrap();
+        p.delete(&old).await.unwrap();
+        let made = p
+            .create(PathRegion::Na, converter("lost", "rtmp://a/x"))
+            .await
+            .unwrap();
+        let creates = count(&emu, Operation::PushCreate);
+        let second = ConverterController::start_with(push(&emu), config(), stores);
+        second.apply(spec("lost", "rtmp://b/x")).await.unwrap();
+        run_for(Duration::from_secs(20)).await;
+        assert_eq!(
+            second.status("lost").await.unwrap().unwrap().resource_id,
+            Some(made.converter.id.clone()),
+            "the running converter was adopted"
+        );
+        assert_eq!(
+            count(&emu, Operation::PushCreate),
+            creates,
+            "nothing re-created"
+        );
+        let now = emu.converters();
+        assert_eq!(now.len(), 1);
+        assert_eq!(now[0].converter.rtmp_url.as_deref(), Some("rtmp://b/x"));
+        second.shutdown().await;
+    })
+    .await;
+}
+
 /// A late notice of a replaced converter must not move its successor: after a re-create, the
 /// old id no longer routes to the key.
 #[tokio::test(start_paused = true)]

@@ -29,7 +29,7 @@ use agora_rest_core::health::{
 };
 use agora_rest_core::operation::Operation;
 use agora_rest_core::reconcile::{Action, Desired, Health, Observed, Refusal, decide};
-use agora_rest_model::mediapush::ConverterState;
+use agora_rest_model::mediapush::{ConverterState, ListMember};
 use agora_rest_model::ncs::{DestroyReason, MediaPushEvent, MediaPushEventKind};
 use agora_rest_transport::Call;
 use agora_rest_transport::controller::lease::under_lease;
@@ -355,7 +355,25 @@ async fn reconcile(shared: &Shared, key: &str, lease: &Lease) -> Option<Instant>
                 None => ConverterObservation::Inconclusive,
             },
         };
-        if st.observed != ObservedState::Refused {
+        // A 404 just after a healthy look, while a converter of this name runs under another
+        // id: the tracked id is stale (a re-create whose status write was lost in a store
+        // outage, or made by a replica that died before recording it). That one is adopted at
+        // once instead of waiting out an HA window for a converter that is gone.
+        let renamed = if observation == ConverterObservation::NotFound
+            && st.observed == ObservedState::Healthy
+            && let Some(spec) = &spec
+            && let Ok(Some(m)) = shared.push.find_by_name(spec.channel(), key).await
+            && m.converter_id != id
+        {
+            adopt(shared, key, spec, &mut st, m);
+            shared.with_key(key, |k| {
+                k.health = ConverterHealth::new().with_ha_window(shared.config.ha_window);
+            });
+            true
+        } else {
+            false
+        };
+        if st.observed != ObservedState::Refused && !renamed {
             let verdict = shared.with_key(key, |k| k.health.observe(observation, now));
             st.observed = match verdict {
                 ConverterVerdict::Healthy => ObservedState::Healthy,
@@ -536,28 +554,7 @@ fn fail(
 async fn lookup(shared: &Shared, key: &str, spec: &ConverterSpec, st: &mut ResourceStatus) {
     let found = shared.push.find_by_name(spec.channel(), key).await;
     match found {
-        Ok(Some(m)) => {
-            shared
-                .base
-                .route(key, st.resource_id.as_deref(), &m.converter_id);
-            st.resource_id = Some(m.converter_id.clone());
-            st.existed = true;
-            st.observed = ObservedState::Healthy;
-            // What it holds is not known: the latest spec is sent as an update.
-            st.applied_generation = 0;
-            // It keeps the CDN priority it pushes with (a restart must not lower it).
-            if let Some(n) = spec.priority_in(&m.rtmp_url) {
-                st.incarnation = st.incarnation.max(n);
-            }
-            st.region = Some(spec.region.to_string());
-            shared
-                .push
-                .learn(&m.converter_id, spec.region, &spec.converter);
-            shared.say(ConverterEvent::Adopted {
-                key: key.to_string(),
-                id: m.converter_id,
-            });
-        }
+        Ok(Some(m)) => adopt(shared, key, spec, st, m),
         Ok(None) => st.observed = ObservedState::Absent,
         Err(e) => {
             shared.say(ConverterEvent::ActionFailed {
@@ -567,6 +564,30 @@ async fn lookup(shared: &Shared, key: &str, spec: &ConverterSpec, st: &mut Resou
             });
         }
     }
+}
+
+/// Takes over `m`, the running converter named `key`: its notices route here, and the latest
+/// spec goes out as an update (what it holds is not known).
+fn adopt(shared: &Shared, key: &str, spec: &ConverterSpec, st: &mut ResourceStatus, m: ListMember) {
+    shared
+        .base
+        .route(key, st.resource_id.as_deref(), &m.converter_id);
+    st.resource_id = Some(m.converter_id.clone());
+    st.existed = true;
+    st.observed = ObservedState::Healthy;
+    st.applied_generation = 0;
+    // It keeps the CDN priority it pushes with (a restart must not lower it).
+    if let Some(n) = spec.priority_in(&m.rtmp_url) {
+        st.incarnation = st.incarnation.max(n);
+    }
+    st.region = Some(spec.region.to_string());
+    shared
+        .push
+        .learn(&m.converter_id, spec.region, &spec.converter);
+    shared.say(ConverterEvent::Adopted {
+        key: key.to_string(),
+        id: m.converter_id,
+    });
 }
 
 async fn create(
