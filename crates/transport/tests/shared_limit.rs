@@ -241,12 +241,13 @@ async fn a_slow_round_trip_is_not_lateness() {
     .await;
 }
 
-/// A shared limiter that reserves every slot 100 ms ahead of the question, its answers taking
-/// the scripted times (then none).
+/// A shared limiter that reserves every slot 100 ms ahead of the question (or, with `free`,
+/// grants at once), its answers taking the scripted times (then none).
 #[derive(Debug, Default)]
 struct ScriptedAnswers {
     asked: AtomicU32,
     answer_after: Mutex<std::collections::VecDeque<Duration>>,
+    free: bool,
 }
 
 #[async_trait::async_trait]
@@ -255,7 +256,11 @@ impl SharedRateLimiter for ScriptedAnswers {
         self.asked.fetch_add(1, Ordering::Relaxed);
         let delay = self.answer_after.lock().unwrap().pop_front();
         tokio::time::sleep(delay.unwrap_or_default()).await;
-        Ok(Acquired::After(Duration::from_millis(100)))
+        Ok(if self.free {
+            Acquired::Now
+        } else {
+            Acquired::After(Duration::from_millis(100))
+        })
     }
 }
 
@@ -265,11 +270,21 @@ impl SharedRateLimiter for ScriptedAnswers {
 /// again. Counting the wait from the answer, it went out 50 ms late.
 #[tokio::test(start_paused = true)]
 async fn an_answer_read_after_the_slot_reserves_again() {
+    for free in [false, true] {
+        answer_read_late(free).await;
+    }
+}
+
+/// As above; with `free`, the permit is granted at once (its slot is the question's arrival).
+async fn answer_read_late(free: bool) {
     bounded(async {
         let mock = MockService::new();
         mock.push(MockResponse::json(200, "{}"));
         mock.push(MockResponse::json(200, "{}"));
-        let shared = Arc::new(ScriptedAnswers::default());
+        let shared = Arc::new(ScriptedAnswers {
+            free,
+            ..ScriptedAnswers::default()
+        });
         shared.answer_after.lock().unwrap().extend([
             Duration::ZERO,
             Duration::from_millis(150),
@@ -291,7 +306,7 @@ async fn an_answer_read_after_the_slot_reserves_again() {
         assert_eq!(
             shared.asked.load(Ordering::Relaxed),
             3,
-            "the late answer's slot was given up and another reserved"
+            "the late answer's slot was given up and another reserved (free: {free})"
         );
         assert_eq!(mock.requests().len(), 2);
     })

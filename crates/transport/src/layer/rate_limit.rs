@@ -237,12 +237,18 @@ impl Limiters {
                 // neither a slow path nor an answer left unread by a busy process moves it.
                 let floor = self.round_trip.sample(asked_at.elapsed());
                 match answer {
-                    Ok(Acquired::Now) => break,
-                    // Reserved: the slot is ours once the wait is over.
-                    Ok(Acquired::After(wait)) => {
+                    // Reserved: the slot is ours once the wait is over. A permit free now is a
+                    // slot at the question's arrival: read late, it is late like any other.
+                    Ok(Acquired::Now) | Ok(Acquired::After(_)) => {
+                        let wait = match answer {
+                            Ok(Acquired::After(w)) => w,
+                            _ => Duration::ZERO,
+                        };
                         waited += wait;
                         let slot = asked_at + floor / 2 + wait;
-                        tokio::time::sleep_until(slot).await;
+                        if slot > tokio::time::Instant::now() {
+                            tokio::time::sleep_until(slot).await;
+                        }
                         // Past the slot (a busy process, or an answer read late): sent now,
                         // it would arrive with the next slots' requests. The slot is given up
                         // and a new one reserved instead.
