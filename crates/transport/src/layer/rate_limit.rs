@@ -110,11 +110,13 @@ impl RoundTripFloor {
 const FALLBACK_COOL_DOWN: Duration = Duration::from_millis(1200);
 
 /// How late after its reserved slot a request may still leave. Later, it would arrive among
-/// the requests of the next slots and overrun the service's window; it reserves again. A fifth
-/// of the 15 ms per second that core's shared pacing leaves for jitter: the rest is for the
-/// request's path to the service, which no sender sees (in the multi-process test, 51 calls of
-/// one API came within 1,004–1,010 ms of each other with 3 ms, 990–1,005 ms with 10 ms).
-const LATE_TOLERANCE: Duration = Duration::from_millis(3);
+/// the requests of the next slots and overrun the service's window; it reserves again (and its
+/// slot is lost). A third of the 15 ms per second that core's shared pacing leaves for jitter:
+/// the rest is for the request's path to the service, which no sender sees. Measured on the
+/// 2-core CI machine: with 10 ms, 51 calls of one API came within 990–1,005 ms in the
+/// multi-process test (429s in 5 of 9 runs); with 5 ms, 1,007–1,009 ms and three replicas'
+/// goodput 98.3 %; with 3 ms, 1,001–1,010 ms but goodput down to 95.8–98.1 % (slots lost).
+const LATE_TOLERANCE: Duration = Duration::from_millis(5);
 
 /// How many times one call reserves again after waking late, per bucket: a process that is
 /// always slow gives up a few slots, never loops.
