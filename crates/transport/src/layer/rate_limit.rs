@@ -75,13 +75,17 @@ pub struct Limiters {
 /// clock. Counting the wait from the answer instead would shift every slot by however long
 /// the answer sat unread in a busy process, and a request sent that late arrives among the next
 /// slots' requests. The floor rises by 1/64 at every sample above it, so a path that became
-/// slower for good is learnt within a few hundred calls.
+/// slower for good is learnt within a few hundred calls. It starts at zero, not at the first
+/// sample: a process's first round trips (connecting, loading the script) are its slowest, and
+/// a floor that starts high and then drops moves slots by different amounts from one request to
+/// the next, which is the jitter this is here to remove; a floor that rises from zero moves
+/// every slot alike.
 #[derive(Debug)]
 struct RoundTripFloor(std::sync::atomic::AtomicU64);
 
 impl RoundTripFloor {
     fn new() -> Self {
-        RoundTripFloor(std::sync::atomic::AtomicU64::new(u64::MAX))
+        RoundTripFloor(std::sync::atomic::AtomicU64::new(0))
     }
 
     /// Takes one sample and returns the floor after it.
@@ -111,11 +115,12 @@ const FALLBACK_COOL_DOWN: Duration = Duration::from_millis(1200);
 
 /// How late after its reserved slot a request may still leave. Later, it would arrive among
 /// the requests of the next slots and overrun the service's window; it reserves again (and its
-/// slot is lost). A third of the 15 ms per second that core's shared pacing leaves for jitter:
+/// slot is lost). A quarter of the 20 ms per second that core's shared pacing leaves for jitter:
 /// the rest is for the request's path to the service, which no sender sees. Measured on the
-/// 2-core CI machine: with 10 ms, 51 calls of one API came within 990–1,005 ms in the
-/// multi-process test (429s in 5 of 9 runs); with 5 ms, 1,007–1,009 ms and three replicas'
-/// goodput 98.3 %; with 3 ms, 1,001–1,010 ms but goodput down to 95.8–98.1 % (slots lost).
+/// 2-core CI machine at 98.5 % pacing: with 10 ms, 51 calls of one API came within
+/// 990–1,005 ms in the multi-process test (429s in 5 of 9 runs); with 5 ms, 999–1,009 ms and
+/// three replicas' goodput 98.3 % of the paced rate's ceiling; with 3 ms, 1,001–1,010 ms but
+/// goodput down to 95.8–98.1 % (slots lost).
 const LATE_TOLERANCE: Duration = Duration::from_millis(5);
 
 /// How many times one call reserves again after waking late, per bucket: a process that is
