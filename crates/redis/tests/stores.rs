@@ -398,6 +398,7 @@ async fn orphaned_reservations_waste_at_most_the_horizon() {
         let rate = Rate::per_second(50);
         let horizon = Duration::from_secs(2);
         let mut reserved = 0;
+        let started = tokio::time::Instant::now();
         for _ in 0..500 {
             if !matches!(
                 limiter.acquire("b", rate, horizon).await.unwrap(),
@@ -406,7 +407,14 @@ async fn orphaned_reservations_waste_at_most_the_horizon() {
                 reserved += 1;
             }
         }
-        assert!((100..=110).contains(&reserved), "{reserved} reserved");
+        // Two seconds of slots, plus the slots that came due while the 500 questions were
+        // asked (a slow machine takes a fifth of a second or more for them).
+        let asking = started.elapsed().as_secs_f64();
+        let most = 100 + (asking * 50.0).ceil() as usize + 1;
+        assert!(
+            (100..=most).contains(&reserved),
+            "{reserved} reserved (at most {most} after {asking:.3} s of asking)"
+        );
         match limiter
             .acquire("b", rate, Duration::from_secs(60))
             .await
