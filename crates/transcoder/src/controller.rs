@@ -23,7 +23,6 @@ use agora_rest_core::reconcile::{Action, Desired, Health, Observed, Refusal, dec
 use agora_rest_model::ncs::{TranscoderEvent, TranscoderEventKind};
 use agora_rest_model::transcoder::TranscoderConfig;
 use agora_rest_transport::Call;
-use agora_rest_transport::controller::lease::under_lease;
 use agora_rest_transport::controller::store::{Lease, ObservedState, ResourceStatus};
 use agora_rest_transport::controller::{
     ControllerBase, Reconcile, Runtime, Settings, TroubleEvent,
@@ -346,15 +345,12 @@ impl Reconcile for Reconciler {
     async fn reconcile(&self, key: &str) -> Option<Instant> {
         let shared = &*self.0;
         let settings = &shared.config;
-        let leased = under_lease(
-            &*shared.base.stores.leases,
-            key,
-            &settings.holder,
-            settings.lease_ttl,
-            |lease| async move { reconcile(shared, key, &lease).await },
-        )
-        .await;
-        shared.base.next_look(key, leased, settings.poll_every)
+        shared
+            .base
+            .reconcile_leased(key, settings, settings.poll_every, |lease| async move {
+                reconcile(shared, key, &lease).await
+            })
+            .await
     }
 }
 

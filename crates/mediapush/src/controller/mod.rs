@@ -32,7 +32,6 @@ use agora_rest_core::reconcile::{Action, Desired, Health, Observed, Refusal, dec
 use agora_rest_model::mediapush::{ConverterState, ListMember};
 use agora_rest_model::ncs::{DestroyReason, MediaPushEvent, MediaPushEventKind};
 use agora_rest_transport::Call;
-use agora_rest_transport::controller::lease::under_lease;
 use agora_rest_transport::controller::store::{Lease, ObservedState, ResourceStatus};
 use agora_rest_transport::controller::{ControllerBase, Reconcile, Runtime, Settings};
 use tokio::sync::broadcast;
@@ -259,18 +258,14 @@ impl Reconcile for Reconciler {
     async fn reconcile(&self, key: &str) -> Option<Instant> {
         let shared = &*self.0;
         let settings = &shared.config.settings;
-        let leased = under_lease(
-            &*shared.base.stores.leases,
-            key,
-            &settings.holder,
-            settings.lease_ttl,
-            |lease| async move { reconcile(shared, key, &lease).await },
-        )
-        .await;
         // Another replica's key is looked at again after a (jittered) poll.
+        let poll = jittered(shared, settings.poll_every);
         shared
             .base
-            .next_look(key, leased, jittered(shared, settings.poll_every))
+            .reconcile_leased(key, settings, poll, |lease| async move {
+                reconcile(shared, key, &lease).await
+            })
+            .await
     }
 }
 

@@ -13,9 +13,9 @@ use std::time::Duration;
 use tokio::sync::broadcast;
 use tokio::time::Instant;
 
-use super::lease::Leased;
+use super::lease::{Leased, under_lease};
 use super::report::StateReport;
-use super::settings::STORE_RETRY;
+use super::settings::{STORE_RETRY, Settings};
 use super::store::{DesiredEntry, Lease, ResourceStatus, Stores};
 use crate::clock::UnixClock;
 
@@ -141,10 +141,36 @@ impl<E: TroubleEvent> ControllerBase<E> {
         }
     }
 
-    /// When to look at `key` again after a reconcile under its lease came to `leased`:
-    /// another replica's key is looked at after `poll` (a dead owner's lease expires within its
-    /// TTL, so it is claimed within TTL plus one poll) and leaves this replica's counts.
-    pub fn next_look(
+    /// Runs `reconcile` on `key` under its lease (taken as `settings.holder` for
+    /// `settings.lease_ttl`) and says when to look again: what the reconcile said, or, when the
+    /// key is another replica's, after `poll` (a dead owner's lease expires within its TTL, so
+    /// it is claimed within TTL plus one poll). The one entry point of both controllers'
+    /// reconcilers.
+    pub async fn reconcile_leased<F, Fut>(
+        &self,
+        key: &str,
+        settings: &Settings,
+        poll: Duration,
+        reconcile: F,
+    ) -> Option<Instant>
+    where
+        F: FnOnce(Lease) -> Fut,
+        Fut: std::future::Future<Output = Option<Instant>>,
+    {
+        let leased = under_lease(
+            &*self.stores.leases,
+            key,
+            &settings.holder,
+            settings.lease_ttl,
+            reconcile,
+        )
+        .await;
+        self.next_look(key, leased, poll)
+    }
+
+    /// When to look at `key` again after a reconcile under its lease came to `leased`; another
+    /// replica's key leaves this replica's counts.
+    fn next_look(
         &self,
         key: &str,
         leased: Leased<Option<Instant>>,

@@ -52,8 +52,8 @@ pub enum Leased<T> {
 
 /// Takes (or renews) the lease of `key` for `holder` and runs `action` under it ([`hold`]).
 ///
-/// The one entry point of both controllers: a resource is acted on only by its lease holder,
-/// and only while the lease holds.
+/// Both controllers reach it through `ControllerBase::reconcile_leased`: a resource is acted
+/// on only by its lease holder, and only while the lease holds.
 pub async fn under_lease<F, Fut>(
     leases: &dyn LeaseStore,
     key: &str,
