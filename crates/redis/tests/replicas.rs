@@ -1,6 +1,6 @@
 //! Three replicas (three clients in one process, each with its own connection) as one client
-//! through Redis, against the emulator: shared QPS with no 429, and concurrent updates of one
-//! converter with no stale sequence.
+//! through Redis, against the emulator: shared QPS with no 429, concurrent updates of one
+//! converter with no stale sequence, and a stopped replica's converter taken over.
 
 #![allow(clippy::unwrap_used)] // tests fail loudly on a broken setup
 
@@ -151,6 +151,73 @@ async fn concurrent_updates_from_replicas_are_never_stale() {
             0,
             "stale sequences"
         );
+    })
+    .await;
+}
+
+/// A replica that stops (its lease left to expire) has its converter taken over by another
+/// replica on the same stores within the lease TTL plus one poll: the other replica keeps
+/// looking at keys whose lease is held elsewhere.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopped_replicas_converter_is_taken_over() {
+    use agora_rest_mediapush::controller::{
+        ConverterController, ConverterControllerConfig, ConverterSpec,
+    };
+    bounded(async {
+        let r = redis();
+        let app = unique_app("takeover");
+        let emu = Emulator::builder().build();
+        let ttl = Duration::from_secs(1);
+        let poll = Duration::from_millis(200);
+        let start = |name: &'static str| {
+            let (emu, url, app) = (&emu, r.url.clone(), app.clone());
+            async move {
+                let shared = RedisShared::connect(&url, &app).await.unwrap();
+                let config = ConverterControllerConfig::default()
+                    .poll_jitter(0.0)
+                    .settings(|s| s.holder(name).lease_ttl(ttl).poll_every(poll));
+                ConverterController::start_with(
+                    replica(emu, &shared, name).await,
+                    config,
+                    shared.controller_stores("push"),
+                )
+            }
+        };
+        let a = start("a").await;
+        let spec = ConverterSpec::new(
+            PathRegion::Na,
+            ConverterBuilder::raw("show68", 7, "rtmp://a/x")
+                .name("owned")
+                .build()
+                .unwrap(),
+        )
+        .unwrap();
+        a.apply(spec).await.unwrap();
+        while emu.converters().is_empty() {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let b = start("b").await;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        a.shutdown().await;
+        // The converter fails once its owner is gone: only a replica that took the key over
+        // re-creates it.
+        let old = emu.converters()[0].id.clone();
+        assert!(emu.fail_converter(&old));
+        let stopped = tokio::time::Instant::now();
+        let mut taken_over = None;
+        while stopped.elapsed() < Duration::from_secs(20) {
+            let now = emu.converters();
+            if now.len() == 1 && now[0].id != old {
+                taken_over = Some(stopped.elapsed());
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let taken_over = taken_over.expect("the other replica re-created the failed converter");
+        // TTL + one poll, plus the failure's confirmation (state `failed` is read at once) and
+        // the delete and create: well under five seconds.
+        assert!(taken_over < Duration::from_secs(5), "{taken_over:?}");
+        b.shutdown().await;
     })
     .await;
 }
