@@ -239,18 +239,19 @@ impl Limiters {
                         reason: format!("no answer within {SHARED_ANSWER_TIMEOUT:?}"),
                     })
                 });
-                // The slot, on this process's clock: the wait counts from when the question
-                // reached the limiter (half the round-trip floor after it was asked), so
-                // neither a slow path nor an answer left unread by a busy process moves it.
-                let floor = self.round_trip.sample(asked_at.elapsed());
                 match answer {
                     // Reserved: the slot is ours once the wait is over. A permit free now is a
                     // slot at the question's arrival: read late, it is late like any other.
-                    Ok(Acquired::Now) | Ok(Acquired::After(_)) => {
-                        let wait = match answer {
-                            Ok(Acquired::After(w)) => w,
+                    Ok(granted @ (Acquired::Now | Acquired::After(_))) => {
+                        let wait = match granted {
+                            Acquired::After(w) => w,
                             _ => Duration::ZERO,
                         };
+                        // The slot, on this process's clock: the wait counts from when the
+                        // question reached the limiter (half the round-trip floor after it was
+                        // asked), so neither a slow path nor an answer left unread by a busy
+                        // process moves it. Grants are the samples (a timeout is no round trip).
+                        let floor = self.round_trip.sample(asked_at.elapsed());
                         waited += wait;
                         let slot = asked_at + floor / 2 + wait;
                         if slot > tokio::time::Instant::now() {
