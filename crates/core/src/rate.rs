@@ -30,13 +30,14 @@ pub struct Rate {
 /// (another process, another connection) to the service, which counts arrivals in a strict
 /// sliding window. At exactly the rate, 51 grants span exactly one second, so any request
 /// arriving a little later than the one 50 grants after it makes 51 arrivals in a window.
-/// Pacing at 98.5 % leaves 15 ms of such jitter per second (permits are reserved on the
-/// limiter's clock, so the jitter is the senders' timers and paths) for 1.5 % of the
-/// throughput, and keeps three replicas' goodput over 98 % of the rate. Measured on a loaded
-/// 2-core machine (three replica processes, the emulator and Redis): 51 calls of one API came
-/// within 1,007–1,010 ms once senders placed their slots from the question's arrival (990 ms
-/// before, 25 ms of jitter); at 98 % the goodput fell to 97.4 %.
-pub const SHARED_PACING_PER_MILLE: u32 = 985;
+/// Pacing at 98 % leaves 20 ms of such jitter per second (permits are reserved on the
+/// limiter's clock, so the jitter is the senders' timers and paths) for 2 % of the
+/// throughput. Measured on a loaded 2-core machine (three replica processes, the emulator and
+/// Redis), with senders placing their slots from the question's arrival: 51 calls of one API
+/// came within 999–1,010 ms at 98.5 % pacing, that is up to 16 ms of jitter, and the 999 ms
+/// runs drew a 429 (twice in CI, in the busy seconds after a Redis outage). 98 % costs
+/// half a percent of goodput for 5 ms more room.
+pub const SHARED_PACING_PER_MILLE: u32 = 980;
 
 impl Rate {
     /// This rate slowed to `per_mille` of itself (the same requests over a longer period);
@@ -196,7 +197,7 @@ mod tests {
         let r = Rate::per_second(50).paced(SHARED_PACING_PER_MILLE);
         assert_eq!(r.requests, 50);
         let us = r.interval().as_micros();
-        assert!((20_300..=20_310).contains(&us), "{us}");
+        assert!((20_405..=20_410).contains(&us), "{us}");
         assert_eq!(Rate::per_second(50).paced(0).per, Duration::from_secs(1000));
         assert_eq!(Rate::per_second(50).paced(5000), Rate::per_second(50));
     }
